@@ -1,0 +1,1 @@
+"""The image's runtime: the /opt/ml training contract, algorithm-agnostic."""

@@ -1,0 +1,5 @@
+import sys
+
+from container.entry import main
+
+sys.exit(main())

@@ -1,0 +1,49 @@
+"""`python -m container train`: run one training job under the SageMaker contract."""
+from __future__ import annotations
+
+import sys
+import traceback
+
+from container.config import TrainingEnv
+from container.errors import ClientError, failure_message, write_failure
+from container.logs import setup_logging
+from container.paths import MLPaths
+from container.registry import algorithm_name, load_train
+from container.stop import StopSignal
+
+
+def train(environ: dict[str, str] | None = None) -> int:
+    """Returns the process exit code: 0 on success (also after a graceful stop), else 1 or 2."""
+    log = setup_logging()
+    paths = MLPaths.from_env(environ)
+    stop = StopSignal().install()
+    log.info("Docker entrypoint called with argument(s): train")
+    try:
+        name = algorithm_name(environ)
+        env = TrainingEnv.read(paths)
+        paths.model.mkdir(parents=True, exist_ok=True)
+        paths.output_data.mkdir(parents=True, exist_ok=True)
+        load_train(name)(env, stop)
+    except ClientError as exc:
+        log.error("Customer Error: %s", exc)
+        write_failure(paths.failure, failure_message(exc))
+        return 2
+    except Exception as exc:  # noqa: BLE001 - every internal error must reach the failure file
+        log.error("Algorithm Error: %s\n%s", exc, traceback.format_exc())
+        write_failure(paths.failure, failure_message(exc))
+        return 1
+    paths.success.parent.mkdir(parents=True, exist_ok=True)
+    paths.success.touch()
+    log.info("Training finished%s.", " (stopped early by SIGTERM)" if stop.requested else "")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] not in ("train", "serve"):
+        print("usage: python -m container train|serve", file=sys.stderr)
+        return 64
+    if args[0] == "serve":
+        print("This image is a training image; serving is not part of it.", file=sys.stderr)
+        return 64
+    return train()

@@ -1,0 +1,1 @@
+"""Everything outside the image: job specs, staging, runners, lifecycle, CLI and API."""
