@@ -1,0 +1,1 @@
+"""The three built-in CV algorithms and the parts they share (algorithms.common)."""

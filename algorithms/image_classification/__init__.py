@@ -1,0 +1,1 @@
+"""Image classification (pre-activation ResNet) as the SageMaker built-in."""

@@ -1,0 +1,164 @@
+"""Training and validation data: RecordIO channels, or images + .lst packed into RecordIO once.
+
+Either way one fast path serves training: MXNet's C++ ImageRecordIter with decode threads.
+Every record is scanned once up front (labels, image sizes, counts), so bad data fails before
+the first batch with a ClientError naming the file.
+"""
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+
+from algorithms.common.recordio import image_size, iter_records, pack_lst, read_lst, write_index
+from algorithms.image_classification.preprocess import Preprocessing
+from container.config import TrainingEnv
+from container.errors import ClientError
+from container.logs import get_logger
+
+RECORDIO = "application/x-recordio"
+IMAGE_TYPES = ("application/x-image", "image/jpeg", "image/png", "image/jpg")
+
+
+@dataclass
+class DataSet:
+    name: str
+    rec: Path
+    idx: Path
+    count: int
+    positives: np.ndarray | None = None  # per-class positive counts (multi-label)
+    class_counts: Counter = field(default_factory=Counter)
+
+
+def _single_file(directory: Path, suffix: str, channel: str) -> list[Path]:
+    files = sorted(p for p in directory.rglob(f"*{suffix}") if p.is_file())
+    if not files:
+        raise ClientError(f"No {suffix} file found in channel '{channel}'")
+    return files
+
+
+def _recordio_source(env: TrainingEnv, channel: str, work: Path) -> Path:
+    """The channel's .rec files as one file (several files are concatenated: RecordIO is a stream
+    of self-delimited records)."""
+    directory = env.paths.channel(channel)
+    get_logger().info("Searching for .rec files in %s.", directory)
+    files = _single_file(directory, ".rec", channel)
+    if len(files) == 1:
+        return files[0]
+    merged = work / f"{channel}-merged.rec"
+    with open(merged, "wb") as out:
+        for path in files:
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, out)
+    return merged
+
+
+def _image_source(env: TrainingEnv, channel: str, work: Path) -> Path:
+    lst_channel = f"{channel}_lst"
+    if lst_channel not in env.channels:
+        raise ClientError(
+            f"Channel '{channel}' holds images (ContentType application/x-image) but channel "
+            f"'{lst_channel}' with its .lst file is missing")
+    lst_files = _single_file(env.paths.channel(lst_channel), ".lst", lst_channel)
+    if len(lst_files) != 1:
+        raise ClientError(f"Channel '{lst_channel}' must hold exactly one .lst file, found {len(lst_files)}")
+    entries = read_lst(lst_files[0])
+    return pack_lst(entries, env.paths.channel(channel), work / f"{channel}.rec", lst_files[0].name)
+
+
+def _is_recordio(env: TrainingEnv, channel: str) -> bool:
+    content_type = env.channels[channel].base_content_type
+    if content_type == RECORDIO:
+        return True
+    if content_type in IMAGE_TYPES:
+        return False
+    if content_type is None:  # not set: decide by what the channel holds
+        return f"{channel}_lst" not in env.channels
+    raise ClientError(
+        f"Unsupported ContentType '{env.channels[channel].content_type}' for channel '{channel}'; "
+        f"allowed: {RECORDIO}, {', '.join(IMAGE_TYPES[:3])}")
+
+
+def prepare(env: TrainingEnv, channel: str, hp, work: Path) -> DataSet:
+    if channel not in env.channels:
+        raise ClientError(f"Missing required channel '{channel}'; this algorithm needs 'train' and 'validation'")
+    if env.channels[channel].is_pipe:
+        raise ClientError(f"Pipe mode is not supported for channel '{channel}' in this release; use File")
+    work.mkdir(parents=True, exist_ok=True)
+    rec = _recordio_source(env, channel, work) if _is_recordio(env, channel) else _image_source(env, channel, work)
+    return scan(rec, channel, hp, work)
+
+
+def scan(rec: Path, channel: str, hp, work: Path) -> DataSet:
+    """Validate every record and write the index the shuffling iterator needs."""
+    _, height, width = hp.image_shape
+    offsets, counts = [], Counter()
+    positives = np.zeros(hp.num_classes) if hp.multi_label else None
+    for number, record in enumerate(iter_records(rec)):
+        where = f"channel '{channel}' ({rec.name}), record {number}"
+        label = record.label
+        if hp.multi_label:
+            if label.size != hp.num_classes:
+                raise ClientError(
+                    f"Mismatch between number of labels in the multi-label data ({label.size}) and the "
+                    f"num_classes parameter ({hp.num_classes}) in {where}")
+            if not np.isin(label, (0.0, 1.0)).all():
+                raise ClientError(f"Multi-label labels must be 0 or 1 (multi-hot) in {where}, got {label.tolist()}")
+            positives += label
+        else:
+            if label.size != 1:
+                raise ClientError(
+                    f"{where} has {label.size} labels; set multi_label=1 for multi-label data")
+            value = float(label[0])
+            if not value.is_integer() or not 0 <= value < hp.num_classes:
+                raise ClientError(
+                    f"Label {value:g} in {where} is out of range: labels must be integers in "
+                    f"[0, num_classes-1] = [0, {hp.num_classes - 1}]")
+            counts[int(value)] += 1
+        size = image_size(record.image)
+        if size is None:
+            raise ClientError(f"Cannot decode the image in {where}")
+        if hp.resize is None and (size[0] < width or size[1] < height):
+            raise ClientError(
+                f"Image in {where} is {size[0]}x{size[1]} (WxH), smaller than image_shape "
+                f"{height}x{width}; use larger images or set 'resize'")
+        offsets.append(record.offset)
+    if not offsets:
+        raise ClientError(f"Channel '{channel}' holds no records")
+    idx = write_index(work / f"{channel}-index.rec", offsets)
+    get_logger().info("Channel '%s': %d images in %s", channel, len(offsets), rec.name)
+    return DataSet(channel, rec, idx, len(offsets), positives, counts)
+
+
+def augmentation_args(augmentation: str | None) -> dict:
+    """The built-in's augmentation_type as ImageRecordIter arguments."""
+    if augmentation is None:
+        return {"rand_crop": False, "rand_mirror": False}
+    args = {"rand_crop": True, "rand_mirror": True}
+    if augmentation in ("crop_color", "crop_color_transform"):
+        args.update(random_h=36, random_s=50, random_l=50)
+    if augmentation == "crop_color_transform":
+        args.update(max_rotate_angle=10, max_shear_ratio=0.1, max_aspect_ratio=0.25)
+    return args
+
+
+def train_iterator(ds: DataSet, hp, batch_size: int, threads: int, part_index: int = 0,
+                   num_parts: int = 1, seed: int = 0) -> mx.io.DataIter:
+    return mx.io.ImageRecordIter(
+        path_imgrec=str(ds.rec), path_imgidx=str(ds.idx), data_shape=hp.image_shape,
+        batch_size=batch_size, label_width=hp.num_classes if hp.multi_label else 1,
+        resize=hp.resize or -1, shuffle=True, seed=seed, preprocess_threads=threads,
+        num_parts=num_parts, part_index=part_index, round_batch=True, prefetch_buffer=4,
+        **augmentation_args(hp.augmentation_type))
+
+
+def validation_iterator(ds: DataSet, hp, batch_size: int, threads: int) -> mx.io.DataIter:
+    pre = Preprocessing(hp.image_shape, hp.resize)
+    return mx.io.ImageRecordIter(
+        path_imgrec=str(ds.rec), path_imgidx=str(ds.idx), batch_size=batch_size,
+        label_width=hp.num_classes if hp.multi_label else 1, shuffle=False,
+        preprocess_threads=threads, round_batch=False, **pre.iterator_args())

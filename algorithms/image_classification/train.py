@@ -1,0 +1,271 @@
+"""Image classification training job: hyperparameters -> data -> (warm) start -> epochs -> artifacts."""
+from __future__ import annotations
+
+
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+
+from algorithms.common import devices, optim
+from algorithms.common.distributed import kvstore_for
+from algorithms.common.early_stopping import EarlyStopping
+from algorithms.common.model_store import pretrained_file
+from algorithms.common.trainer import BatchTimer, EpochResult, LoopConfig, LoopState, run_epochs
+from algorithms.common.warm_start import check_matching, model_channel_dir
+from algorithms.image_classification import data, metrics, model_io, network
+from algorithms.image_classification.hyperparameters import SCHEMA
+from container.config import TrainingEnv
+from container.errors import ClientError
+from container.logs import get_logger
+from container.stop import StopSignal
+
+LOG_EVERY_BATCHES = 20
+
+
+def train(env: TrainingEnv, stop: StopSignal) -> None:
+    log = get_logger()
+    log.info("Reading default configuration from the algorithm's schema; reading provided configuration.")
+    hp = SCHEMA.parse(env.hyperparameters)
+    log.info("Final configuration: %s", hp.as_strings())
+    log.info("---- Parameters ----")
+    for key, value in hp.as_strings().items():
+        log.info("%s: %s", key, value)
+    if hp.model_prefix:
+        log.info("model_prefix is accepted for compatibility and ignored: artifacts are named %s-*", model_io.PREFIX)
+
+    job = ClassificationJob(env, hp, stop)
+    job.prepare()
+    job.run()
+
+
+class ClassificationJob:
+    def __init__(self, env: TrainingEnv, hp, stop: StopSignal):
+        self.env, self.hp, self.stop = env, hp, stop
+        self.log = get_logger()
+        self.contexts = devices.training_contexts()
+        self.kv = kvstore_for(hp.kv_store, env.resources, len(self.contexts), devices.uses_gpu(self.contexts))
+        distributed = isinstance(self.kv, mx.kvstore.KVStore) and "dist" in self.kv.type
+        self.workers = self.kv.num_workers if distributed else 1
+        self.rank = self.kv.rank if distributed else 0
+        self.float16 = hp.precision_dtype == "float16" and devices.uses_gpu(self.contexts)
+        if hp.precision_dtype == "float16" and not self.float16:
+            self.log.info("precision_dtype=float16 needs a GPU; training in float32 on the CPU instead.")
+        self.work = env.paths.work / "image-classification"
+        self.model_dir = env.paths.model
+        self.initial: tuple[dict, dict] | None = None
+        self.state = LoopState()
+        self.resume_states: Path | None = None
+
+    # ---- set-up ------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        hp = self.hp
+        self._choose_initial_weights()  # model compatibility is checked before any data is read
+        self.train_ds = data.prepare(self.env, "train", hp, self.work)
+        self.val_ds = data.prepare(self.env, "validation", hp, self.work)
+        for ds in (self.train_ds, self.val_ds):
+            if ds.count < hp.mini_batch_size:
+                raise ClientError(
+                    f"The number of input images must be bigger or equal to the mini_batch_size: channel "
+                    f"'{ds.name}' has {ds.count} images, mini_batch_size is {hp.mini_batch_size}")
+        if hp.mini_batch_size % len(self.contexts):
+            raise ClientError(
+                f"mini_batch_size ({hp.mini_batch_size}) must be divisible by the number of devices "
+                f"({len(self.contexts)})")
+        threads = devices.cpu_threads()
+        self.train_iter = data.train_iterator(self.train_ds, hp, hp.mini_batch_size, threads,
+                                              part_index=self.rank, num_parts=self.workers)
+        self.val_iter = data.validation_iterator(self.val_ds, hp, hp.mini_batch_size, threads)
+        self._build_module()
+
+    def _choose_initial_weights(self) -> None:
+        """Checkpoint (a restarted job) > model channel (incremental) > pretrained > random."""
+        hp = self.hp
+        ckpt = self.env.checkpoint_dir
+        if ckpt is not None and (restored := LoopState.load(ckpt)) is not None:
+            saved = model_io.read_saved_model(ckpt)
+            check_matching(self._architecture(), saved.hyperparameters(), "the checkpoint directory")
+            self.initial = model_io.load_params(saved.params)
+            self.state = restored
+            states = ckpt / "optimizer.states"
+            self.resume_states = states if states.is_file() else None
+            self.log.info("Resuming from checkpoint %s: %d epoch(s) already completed.", saved.params.name,
+                          restored.epochs_completed)
+            return
+        model_dir = model_channel_dir(self.env)
+        if model_dir is not None:
+            saved = model_io.read_saved_model(model_dir)
+            check_matching(self._architecture(), saved.hyperparameters(), "channel 'model'")
+            self.initial = model_io.load_params(saved.params)
+            self.log.info("Incremental training: initialising from %s (epoch %d of the earlier job).",
+                          saved.params.name, saved.epoch)
+            if hp.use_pretrained_model:
+                self.log.info("use_pretrained_model is ignored because a model channel is present.")
+            return
+        if hp.use_pretrained_model:
+            path = pretrained_file(f"image-classification/resnet-{hp.num_layers}-0000.params",
+                                   f"ResNet-{hp.num_layers}")
+            arg, aux = model_io.load_params(path)
+            for name in [n for n in arg if n.startswith("fc")]:
+                del arg[name]  # transfer learning: only the top layer is re-initialised
+            self.initial = (arg, aux)
+            self.log.info("Using pretrained model for initializing weights and transfer learning (%s).", path)
+
+    def _architecture(self) -> dict:
+        hp = self.hp
+        return {"num_layers": hp.num_layers, "image_shape": hp.image_shape, "num_classes": hp.num_classes}
+
+    def _build_module(self) -> None:
+        hp = self.hp
+        weighted = bool(hp.multi_label and hp.use_weighted_loss)
+        if weighted:
+            symbol = network.weighted_multilabel_loss(hp.num_layers, hp.num_classes)
+        else:
+            symbol = network.classifier(hp.num_layers, hp.num_classes, bool(hp.multi_label))
+        if self.float16:
+            symbol = _float16(symbol, hp)
+        self.export_symbol = network.classifier(hp.num_layers, hp.num_classes, bool(hp.multi_label))
+        fixed = ["class_weight"] if weighted else None
+        self.module = mx.mod.Module(symbol, data_names=("data",), label_names=("softmax_label",),
+                                    context=self.contexts, fixed_param_names=fixed)
+        self.module.bind(data_shapes=self.train_iter.provide_data, label_shapes=self.train_iter.provide_label)
+        arg, aux = self.initial if self.initial else ({}, {})
+        arg = dict(arg)
+        if weighted:
+            arg["class_weight"] = mx.nd.array(self._class_weights()[None, :])
+        self._check_shapes(arg, aux)
+        self.module.init_params(
+            initializer=mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2),
+            arg_params=arg or None, aux_params=aux or None, allow_missing=True, force_init=True)
+        epoch_batches = optim.batches_per_epoch(hp.num_training_samples, hp.mini_batch_size, self.workers)
+        scheduler = optim.step_scheduler(hp.lr_scheduler_step, hp.lr_scheduler_factor, epoch_batches,
+                                         hp.learning_rate)
+        params = optim.optimizer_params(hp.optimizer, hp, hp.learning_rate, scheduler, rescale_grad=1.0,
+                                        multi_precision=self.float16)
+        params.pop("rescale_grad")  # Module sets 1/(batch × workers) itself
+        params["begin_num_update"] = self.state.epochs_completed * epoch_batches
+        self.module.init_optimizer(kvstore=self.kv, optimizer=hp.optimizer, optimizer_params=params)
+        if self.resume_states is not None:
+            self.module.load_optimizer_states(str(self.resume_states))
+        self.train_metric = metrics.build(bool(hp.multi_label), hp.top_k)
+        self.val_metric = metrics.build(bool(hp.multi_label), hp.top_k)
+
+    def _check_shapes(self, arg: dict, aux: dict) -> None:
+        """Loaded weights must fit the network exactly (apart from a re-initialised fc)."""
+        if not self.initial:
+            return
+        expected_arg, expected_aux = self.module.get_params()
+        for given, expected in ((arg, expected_arg), (aux, expected_aux)):
+            for name, value in given.items():
+                if name in expected and expected[name].shape != value.shape:
+                    raise ClientError(
+                        f"Incompatible model: parameter '{name}' has shape {value.shape}, this network "
+                        f"needs {expected[name].shape}")
+        missing = [n for n in expected_arg if n not in arg and not n.startswith("fc")]
+        if missing:
+            raise ClientError(f"Incompatible model: parameters {missing[:5]} are missing from the model")
+
+    def _class_weights(self) -> np.ndarray:
+        """Weight of positive examples per class: negatives/positives (1 where a class has none)."""
+        positives = self.train_ds.positives
+        negatives = self.train_ds.count - positives
+        return np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0).astype(np.float32)
+
+    # ---- the epoch loop ---------------------------------------------------------------------
+    def run(self) -> None:
+        hp = self.hp
+        config = LoopConfig(
+            epochs=hp.epochs, objective="accuracy", checkpoint_frequency=hp.checkpoint_frequency,
+            early_stopping=EarlyStopping(hp.early_stopping, hp.early_stopping_min_epochs,
+                                         hp.early_stopping_patience, hp.early_stopping_tolerance),
+            checkpoint_dir=self.env.checkpoint_dir if self.rank == 0 else None)
+        if self.state.epochs_completed >= hp.epochs:
+            self.log.info("All %d epochs were completed before; saving the model.", hp.epochs)
+            self.save_model(hp.epochs - 1, "final")
+            return
+        run_epochs(self, config, self.state, self.stop)
+
+    def train_epoch(self, epoch: int, stop: StopSignal) -> EpochResult:
+        self.train_iter.reset()
+        self.train_metric.reset()
+        timer = BatchTimer(epoch, LOG_EVERY_BATCHES, self.hp.mini_batch_size)
+        interrupted = False
+        batches = iter(self.train_iter)
+        while True:
+            if stop.requested:
+                interrupted = True
+                break
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            timer.data_ready()
+            self.module.forward_backward(batch)
+            self.module.update()
+            metrics.update_trimmed(self.train_metric, batch.label, self.module.get_outputs(), batch.pad)
+            timer.batch_done(batch.data[0].shape[0] - batch.pad, extra="\t" + _format(self.train_metric))
+        values = dict(self.train_metric.get_name_value())
+        result = timer.result(values, interrupted)
+        if not interrupted:
+            for name, value in values.items():
+                self.log.info("Epoch[%d] Train-%s=%f", epoch, name, value)
+            self.log.info("Epoch[%d] Time cost=%.3f", epoch, result.wall)
+            self.log.info("Epoch[%d] Throughput=%.2f samples/sec (data wait %.3fs, compute %.3fs)",
+                          epoch, result.throughput, result.data_wait, result.compute)
+        return result
+
+    def validate(self, epoch: int) -> dict[str, float]:
+        self.val_iter.reset()
+        self.val_metric.reset()
+        for batch in self.val_iter:
+            self.module.forward(batch, is_train=False)
+            metrics.update_trimmed(self.val_metric, batch.label, self.module.get_outputs(), batch.pad)
+        values = dict(self.val_metric.get_name_value())
+        for name, value in values.items():
+            self.log.info("Epoch[%d] Validation-%s=%f", epoch, name, value)
+        return values
+
+    def save_model(self, epoch: int, reason: str) -> None:
+        if self.rank != 0:
+            return
+        arg, aux = self._params()
+        if reason == "best":
+            for old in model_io.params_files(self.model_dir).values():
+                old.unlink()  # keep only the best epoch, as the built-in does without checkpoint_frequency
+            self.log.info("Storing the best model with validation accuracy: %f", self.state.best_score or 0.0)
+        path = model_io.export(self.model_dir, self.export_symbol, arg, aux, epoch + 1,
+                               (self.hp.mini_batch_size,) + tuple(self.hp.image_shape))
+        self.log.info('Saved checkpoint to "%s"', path)
+
+    def save_checkpoint(self, directory: Path, state: LoopState) -> None:
+        arg, aux = self._params()
+        for old in model_io.params_files(directory).values():
+            old.unlink()
+        model_io.export(directory, self.export_symbol, arg, aux, max(state.epochs_completed, 1),
+                        (self.hp.mini_batch_size,) + tuple(self.hp.image_shape))
+        tmp = directory / "optimizer.states.tmp"
+        self.module.save_optimizer_states(str(tmp))
+        tmp.replace(directory / "optimizer.states")
+
+    def _params(self) -> tuple[dict, dict]:
+        arg, aux = self.module.get_params()
+        arg = {k: v for k, v in arg.items() if k != "class_weight"}
+        return arg, aux
+
+
+def _format(metric) -> str:
+    return "\t".join(f"{name}={value:f}" for name, value in metric.get_name_value())
+
+
+def _float16(symbol: mx.sym.Symbol, hp) -> mx.sym.Symbol:
+    """Run the network body in float16 on GPUs; the head and the loss stay float32."""
+    data = mx.sym.Cast(mx.sym.Variable("data"), dtype="float16")
+    with mx.name.NameManager():
+        body = network.features(hp.num_layers, data)
+        fc = mx.sym.FullyConnected(data=body, num_hidden=hp.num_classes, name="fc")
+        fc = mx.sym.Cast(fc, dtype="float32")
+        if hp.multi_label:
+            return mx.sym.LogisticRegressionOutput(data=fc, name="softmax")
+        return mx.sym.SoftmaxOutput(data=fc, name="softmax")
+
+
