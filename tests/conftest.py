@@ -1,0 +1,13 @@
+import logging
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _capture_algorithm_log(caplog):
+    """The image's logger does not propagate to root (its lines go to stdout in the built-in
+    format), so hand pytest's capture handler to it directly."""
+    logger = logging.getLogger("smlocal")
+    logger.addHandler(caplog.handler)
+    yield
+    logger.removeHandler(caplog.handler)
