@@ -33,3 +33,50 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# ---- Docker images (docs/docker.md) ----------------------------------------------------------
+# CPU tags smlocal/<algorithm>:latest, GPU tags smlocal/<algorithm>:gpu; one Dockerfile each, the
+# algorithm is a build arg used only in the last instruction, so the tags share every layer.
+ALGORITHMS := image-classification object-detection semantic-segmentation
+IMAGE_REPO ?= smlocal
+CPU_TAG ?= latest
+GPU_TAG ?= gpu
+LOCAL_BASE := localbase:bookworm
+# The offline base (make base-image) when it exists, else the public default of Dockerfile.cpu.
+BASE_IMAGE ?= $(shell docker image inspect $(LOCAL_BASE) >/dev/null 2>&1 && echo $(LOCAL_BASE) || echo debian:bookworm-slim)
+GPU_BASE_IMAGE ?= nvidia/cuda:11.7.1-cudnn8-runtime-ubuntu22.04
+DOCKER_BUILD := docker build --network host
+PUSH_TAG ?= $(CPU_TAG)
+
+.PHONY: base-image extra-ca build build-gpu push gpu-test
+
+# Without a container registry: debootstrap + docker import (no-op when the image exists).
+base-image:
+	docker/build-base-image.sh $(LOCAL_BASE)
+
+# Trust the build host's extra CAs (TLS-intercepting proxies) inside the build; never committed.
+extra-ca:
+	@if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then \
+		cp /usr/local/share/ca-certificates/*.crt docker/extra-ca/; fi
+
+build: extra-ca
+	@for algo in $(ALGORITHMS); do \
+		echo "building $(IMAGE_REPO)/$$algo:$(CPU_TAG) from $(BASE_IMAGE)"; \
+		$(DOCKER_BUILD) -f Dockerfile.cpu --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+			--build-arg ALGORITHM=$$algo -t $(IMAGE_REPO)/$$algo:$(CPU_TAG) . || exit 1; \
+	done
+
+build-gpu: extra-ca
+	@for algo in $(ALGORITHMS); do \
+		$(DOCKER_BUILD) -f Dockerfile.gpu --build-arg BASE_IMAGE=$(GPU_BASE_IMAGE) \
+			--build-arg ALGORITHM=$$algo -t $(IMAGE_REPO)/$$algo:$(GPU_TAG) . || exit 1; \
+	done
+
+# make push ACCOUNT=123456789012 REGION=eu-west-1 [PUSH_TAG=latest|gpu] [DRY_RUN=1]
+push: setup
+	$(PY) -m emulator.ecr --account "$(ACCOUNT)" --region "$(REGION)" \
+		$(if $(filter 1,$(DRY_RUN)),--dry-run) \
+		$(foreach algo,$(ALGORITHMS),$(IMAGE_REPO)/$(algo):$(PUSH_TAG))
+
+gpu-test: setup build-gpu
+	SMLOCAL_GPU_IMAGE=$(IMAGE_REPO)/image-classification:$(GPU_TAG) $(PY) -m pytest -m gpu $(PYTEST_ARGS)
