@@ -1,0 +1,147 @@
+"""Run the image's code as local processes, one per host, without Docker.
+
+Each host runs `python -m container train` (or a configured command) with SAGEMAKER_BASE_DIR
+pointing at its /opt/ml tree on disk, so the image code reads and writes exactly the files it
+would inside a container. Each host is its own process group: stopping sends SIGTERM to the
+host's main process (as `docker stop` does to PID 1), waits for the grace period, then kills
+the whole group; when a host's main process ends, whatever it left running is killed too, as
+it would be when a container exits. If one host fails the others are stopped (SageMaker ends
+the job when any host fails).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from emulator.runners.base import HostLayout, LogSink, RunRequest
+
+DEFAULT_COMMAND = (sys.executable, "-m", "container", "train")
+LOOPBACK = "127.0.0.1"
+# Variables of the calling shell that must not leak into a job's processes.
+_PLATFORM_VARIABLES = ("SAGEMAKER_BASE_DIR", "SAGEMAKER_ALGORITHM", "TRAINING_JOB_NAME", "TRAINING_JOB_ARN",
+                       "SMLOCAL_HOST_ADDRESSES")
+
+
+def _project_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def exit_code(returncode: int) -> int:
+    """Killed by signal N -> 128 + N, as a container's exit code reports it."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+class ProcessRunner:
+    name = "process"
+    # The image code sees host trees at their on-disk paths, so config files must carry those paths.
+    sees_host_paths = True
+
+    def __init__(self, command: list[str] | tuple[str, ...] | None = None, fail_fast_grace_seconds: float = 120.0):
+        self.command = list(command or DEFAULT_COMMAND)
+        self.fail_fast_grace_seconds = fail_fast_grace_seconds
+
+    def environment(self, request: RunRequest, host: HostLayout) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _PLATFORM_VARIABLES}
+        if self.command[1:] == list(DEFAULT_COMMAND[1:]):
+            # `python -m container` must resolve even when the project is not pip-installed.
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_project_root()), env.get("PYTHONPATH")]))
+        env.update(request.environment)
+        env.update({
+            "SAGEMAKER_BASE_DIR": str(host.base),
+            "TRAINING_JOB_NAME": request.job_name,
+            "SMLOCAL_HOST_ADDRESSES": json.dumps({h.host: LOOPBACK for h in request.hosts}),
+            "PYTHONUNBUFFERED": "1",
+        })
+        if request.algorithm:
+            env["SAGEMAKER_ALGORITHM"] = request.algorithm
+        return env
+
+    def start(self, request: RunRequest, log: LogSink) -> "ProcessJob":
+        return ProcessJob(self, request, log)
+
+
+class ProcessJob:
+    def __init__(self, runner: ProcessRunner, request: RunRequest, log: LogSink) -> None:
+        self._log = log
+        self._grace_on_failure = runner.fail_fast_grace_seconds
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._readers: list[threading.Thread] = []
+        for host in request.hosts:
+            proc = subprocess.Popen(
+                runner.command, env=runner.environment(request, host), stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            self._procs[host.host] = proc
+            reader = threading.Thread(target=self._read, args=(host.host, proc), daemon=True,
+                                      name=f"log-{host.host}")
+            reader.start()
+            self._readers.append(reader)
+        self._monitor = threading.Thread(target=self._watch, daemon=True, name="process-monitor")
+        self._monitor.start()
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {host: proc.pid for host, proc in self._procs.items()}
+
+    def _read(self, host: str, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None  # noqa: S101 - set by Popen(stdout=PIPE)
+        for raw in iter(proc.stdout.readline, b""):
+            self._log(host, raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+        proc.stdout.close()
+
+    def _kill_group(self, proc: subprocess.Popen) -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _watch(self) -> None:
+        """Reap leftovers of ended hosts; stop everyone when one host fails."""
+        reaped: set[str] = set()
+        while len(reaped) < len(self._procs):
+            for host, proc in self._procs.items():
+                if host in reaped or proc.poll() is None:
+                    continue
+                reaped.add(host)
+                self._kill_group(proc)  # whatever the host's main process left behind
+                if proc.returncode != 0 and len(reaped) < len(self._procs):
+                    with self._lock:
+                        already = self._stopping
+                    if not already:
+                        self._log(host, f"Host {host} exited with code {exit_code(proc.returncode)}; "
+                                        f"stopping the other hosts.")
+                        threading.Thread(target=self.stop, args=(self._grace_on_failure,), daemon=True).start()
+            time.sleep(0.1)
+
+    def wait(self, timeout: float | None = None) -> dict[str, int] | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in [self._monitor, *self._readers]:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                return None
+        return {host: exit_code(proc.wait()) for host, proc in self._procs.items()}
+
+    def stop(self, grace_seconds: float = 120.0) -> None:
+        with self._lock:
+            self._stopping = True
+        for proc in self._procs.values():
+            if proc.poll() is None:
+                try:
+                    proc.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + grace_seconds
+        for proc in self._procs.values():
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for proc in self._procs.values():
+            self._kill_group(proc)

@@ -1,0 +1,93 @@
+"""Put File and FastFile channels on each host's disk: `<host>/input/data/<channel>/<relative path>`.
+
+Local sources are hard-linked where possible (File mode), so staging a big local data set is
+instant; FastFile data is copied and then made read-only (files 0444, folders 0555), since a
+hard link would share the permission bits with the user's own files. An object already staged
+for an earlier host is hard-linked from there, so FullyReplicated data is fetched once.
+Pipe channels are not staged: `emulator.pipe` feeds them while the algorithm reads.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+from tqdm import tqdm
+
+from emulator.channels import ChannelSource
+from emulator.storage import ObjectInfo, Storage
+
+READ_ONLY_FILE = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+READ_ONLY_DIR = READ_ONLY_FILE | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
+
+
+def channel_dir(host_base: Path, channel: str) -> Path:
+    return host_base / "input" / "data" / channel
+
+
+def stage_channels(sources: dict[str, ChannelSource], hosts: list[tuple[str, Path]], storage: Storage,
+                   progress_desc: str = "Downloading input data") -> int:
+    """Stage every File/FastFile channel on every host; returns the bytes fetched from storage."""
+    plan: list[tuple[ChannelSource, str, Path, list[ObjectInfo]]] = []
+    for source in sources.values():
+        if source.channel.is_pipe:
+            continue
+        for index, (host, base) in enumerate(hosts):
+            target = channel_dir(base, source.channel.name)
+            target.mkdir(parents=True, exist_ok=True)
+            plan.append((source, host, target, source.for_host(index, len(hosts))))
+
+    total = sum(info.size for *_, items in plan for info in items)
+    fetched = 0
+    staged: dict[str, Path] = {}   # object URI -> a copy already on this job's disk
+    with tqdm(total=total, unit="B", unit_scale=True, desc=progress_desc, disable=None, leave=False) as bar:
+        for source, host, target, items in plan:
+            downloads = []
+            for info in items:
+                dest = target / info.relative
+                if info.uri in staged and _link(staged[info.uri], dest):
+                    bar.update(info.size)
+                else:
+                    downloads.append((info, dest))
+            # File mode may hard-link the user's own files; FastFile gets private copies (made read-only).
+            storage.download(downloads, bar.update, allow_links=source.channel.input_mode == "File")
+            fetched += sum(info.size for info, _ in downloads)
+            for info, dest in downloads:
+                staged.setdefault(info.uri, dest)
+            if source.channel.input_mode == "FastFile":
+                make_read_only(target)
+    return fetched
+
+
+def _link(src: Path, dest: Path) -> bool:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if dest.exists():
+            dest.unlink()
+        os.link(src, dest)
+        return True
+    except OSError:
+        return False
+
+
+def make_read_only(root: Path) -> None:
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames:
+            os.chmod(Path(dirpath) / name, READ_ONLY_FILE)
+    for dirpath, dirnames, _ in os.walk(root, topdown=False):
+        for name in dirnames:
+            os.chmod(Path(dirpath) / name, READ_ONLY_DIR)
+    os.chmod(root, READ_ONLY_DIR)
+
+
+def remove_tree(root: Path) -> None:
+    """rmtree that also removes read-only FastFile folders."""
+    def make_writable_and_retry(func, path, exc_info):  # noqa: ARG001
+        os.chmod(Path(path).parent, stat.S_IRWXU)
+        if os.path.isdir(path):
+            os.chmod(path, stat.S_IRWXU)
+        func(path)
+
+    if root.exists():
+        shutil.rmtree(root, onerror=make_writable_and_retry)

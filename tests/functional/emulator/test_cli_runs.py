@@ -1,0 +1,62 @@
+"""`smlocal` as a user runs it: a subprocess, with the fake algorithm as the process runner's command."""
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+
+def smlocal(args, fake_command, tmp_path, **kwargs):
+    env = {**os.environ, "SMLOCAL_PROCESS_COMMAND": shlex.join(fake_command), "SMLOCAL_HOME": str(tmp_path / "home")}
+    return subprocess.Popen([sys.executable, "-m", "emulator.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def test_train_prints_transitions_metrics_and_artifacts(fake_command, train_data, tmp_path):
+    proc = smlocal(["train", "--algorithm", "image-classification", "--job-name", "cli-job",
+                    "--channel", f"train={train_data}", "--hp", 'lines=["Epoch[0] Validation-accuracy=0.625"]'],
+                   fake_command, tmp_path)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    for expected in ("Starting - Preparing the instances for training", "Downloading - Downloading input data",
+                     "Training - Training image download completed. Training in progress.",
+                     "Uploading - Uploading generated training model", "Completed - Training job completed",
+                     "Epoch[0] Validation-accuracy=0.625", "Metric validation:accuracy = 0.625",
+                     f"Model artifacts: {tmp_path}/home/output/cli-job/output/model.tar.gz"):
+        assert expected in out
+    described = subprocess.run([sys.executable, "-m", "emulator.cli", "describe", "cli-job", "--home",
+                                str(tmp_path / "home")], capture_output=True, text=True, check=True)
+    state = json.loads(described.stdout)
+    assert state["TrainingJobStatus"] == "Completed" and state["HyperParameters"]["lines"]
+    stop = subprocess.run([sys.executable, "-m", "emulator.cli", "stop", "cli-job", "--home", str(tmp_path / "home")],
+                          capture_output=True, text=True)
+    assert stop.returncode == 2 and "training job is in status Completed" in stop.stderr
+
+
+def test_failed_job_exits_non_zero_with_the_failure_reason(fake_command, train_data, tmp_path):
+    proc = smlocal(["train", "--algorithm", "image-classification", "--channel", f"train={train_data}",
+                    "--hp", "failure=ClientError: bad value for 'epochs'", "--hp", "exit_code=2"],
+                   fake_command, tmp_path)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "FailureReason: ClientError: bad value for 'epochs'" in out
+    assert "Model artifacts:" in out
+
+
+def test_ctrl_c_stops_the_job_gracefully(fake_command, train_data, tmp_path):
+    proc = smlocal(["train", "--algorithm", "image-classification", "--channel", f"train={train_data}",
+                    "--hp", "sleep=60", "--stop-grace", "10"], fake_command, tmp_path)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "Training - " in line:
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    out = "".join(lines) + out
+    assert proc.returncode == 0, out
+    assert "Stopping - Stopping the training job" in out and "Stopped - Training job stopped" in out
+    assert "Received SIGTERM, saving model" in out
