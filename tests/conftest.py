@@ -2,6 +2,8 @@ import logging
 
 import pytest
 
+from tests.s3_fixtures import s3_bucket, s3_env, s3_server  # noqa: F401 - fixtures for `s3` tests
+
 
 @pytest.fixture(autouse=True)
 def _capture_algorithm_log(caplog):
