@@ -44,6 +44,7 @@ class ClassificationJob:
         self.env, self.hp, self.stop = env, hp, stop
         self.log = get_logger()
         self.contexts = devices.training_contexts()
+        self.log.info("Training on %s", self.contexts)
         self.kv = kvstore_for(hp.kv_store, env.resources, len(self.contexts), devices.uses_gpu(self.contexts))
         distributed = isinstance(self.kv, mx.kvstore.KVStore) and "dist" in self.kv.type
         self.workers = self.kv.num_workers if distributed else 1
@@ -133,7 +134,7 @@ class ClassificationJob:
         arg = dict(arg)
         if weighted:
             arg["class_weight"] = mx.nd.array(self._class_weights()[None, :])
-        self._check_shapes(arg, aux)
+        self._check_shapes(symbol, arg, aux)
         self.module.init_params(
             initializer=mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2),
             arg_params=arg or None, aux_params=aux or None, allow_missing=True, force_init=True)
@@ -150,18 +151,23 @@ class ClassificationJob:
         self.train_metric = metrics.build(bool(hp.multi_label), hp.top_k)
         self.val_metric = metrics.build(bool(hp.multi_label), hp.top_k)
 
-    def _check_shapes(self, arg: dict, aux: dict) -> None:
+    def _check_shapes(self, symbol: mx.sym.Symbol, arg: dict, aux: dict) -> None:
         """Loaded weights must fit the network exactly (apart from a re-initialised fc)."""
         if not self.initial:
             return
-        expected_arg, expected_aux = self.module.get_params()
+        shape = (1,) + tuple(self.hp.image_shape)
+        arg_shapes, _, aux_shapes = symbol.infer_shape(data=shape, softmax_label=(1,) if not self.hp.multi_label
+                                                       else (1, self.hp.num_classes))
+        expected_arg = dict(zip(symbol.list_arguments(), arg_shapes))
+        expected_aux = dict(zip(symbol.list_auxiliary_states(), aux_shapes))
         for given, expected in ((arg, expected_arg), (aux, expected_aux)):
             for name, value in given.items():
-                if name in expected and expected[name].shape != value.shape:
+                if name in expected and tuple(expected[name]) != value.shape:
                     raise ClientError(
                         f"Incompatible model: parameter '{name}' has shape {value.shape}, this network "
-                        f"needs {expected[name].shape}")
-        missing = [n for n in expected_arg if n not in arg and not n.startswith("fc")]
+                        f"needs {tuple(expected[name])}")
+        missing = [n for n in expected_arg
+                   if n not in arg and not n.startswith("fc") and n not in ("data", "softmax_label")]
         if missing:
             raise ClientError(f"Incompatible model: parameters {missing[:5]} are missing from the model")
 
