@@ -195,7 +195,12 @@ class DockerJob:
     def _start_host(self, host: HostLayout, instance: InstanceType):
         runner, request = self._runner, self._request
         self._remove_stale(container_name(request.job_name, host.host))
-        container = self._client.containers.create(**runner.container_options(request, host, instance, self.gpu))
+        options = runner.container_options(request, host, instance, self.gpu)
+        for mount in options["mounts"]:
+            if not mount["ReadOnly"]:
+                # The engine refuses a missing bind source; created here, the directory is the caller's.
+                Path(mount["Source"]).mkdir(parents=True, exist_ok=True)
+        container = self._client.containers.create(**options)
         try:
             container.start()
         except docker.errors.APIError as exc:
