@@ -84,3 +84,28 @@ class LogLines:
 @pytest.fixture
 def log_lines() -> LogLines:
     return LogLines()
+
+
+# ---- a tiny image-classification job (4 classes, 32x32 images, RecordIO channels) -------------
+
+IC_CLASSES = 4
+
+
+@pytest.fixture(scope="session")
+def ic_data(tmp_path_factory):
+    from emulator.sample_data import make_classification_set
+
+    root = tmp_path_factory.mktemp("ic-data")
+    return {"train": make_classification_set(root / "train", IC_CLASSES, 16, size=(32, 32), seed=1),
+            "validation": make_classification_set(root / "validation", IC_CLASSES, 4, size=(32, 32), seed=2)}
+
+
+def ic_job(base, data, **hyperparameters):
+    """A job tree (tests/jobtree.py) for a one-epoch ResNet-18 on `data`; keyword args override."""
+    from tests.jobtree import make_tree
+
+    hp = {"num_layers": 18, "num_classes": IC_CLASSES, "num_training_samples": 64, "image_shape": "3,28,28",
+          "mini_batch_size": 16, "epochs": 1, "learning_rate": 0.05, **hyperparameters}
+    channels = {name: {"files": [data[name]["rec"]], "content_type": "application/x-recordio"}
+                for name in ("train", "validation")}
+    return make_tree(base, hp, channels)

@@ -10,30 +10,12 @@ import pytest
 
 from emulator.runners.base import HostLayout, RunRequest
 from emulator.runners.docker_runner import DockerRunner
-from emulator.sample_data import make_classification_set
-from tests.integration.conftest import ALGORITHMS, image_name, require_image
-from tests.jobtree import make_tree
+from tests.integration.conftest import ALGORITHMS, ic_job, image_name, require_image
 
 pytestmark = pytest.mark.docker
 
-NUM_CLASSES = 4
 ARTIFACTS = {"image-classification-symbol.json", "model-shapes.json", "image-classification-0001.params"}
 OWNER = (4321, 4322)
-
-
-@pytest.fixture(scope="module")
-def ic_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ic-data")
-    return {"train": make_classification_set(root / "train", NUM_CLASSES, 16, size=(32, 32), seed=1),
-            "validation": make_classification_set(root / "validation", NUM_CLASSES, 4, size=(32, 32), seed=2)}
-
-
-def ic_job(base: Path, data, **hp):
-    hyperparameters = {"num_layers": 18, "num_classes": NUM_CLASSES, "num_training_samples": 64,
-                       "image_shape": "3,28,28", "mini_batch_size": 16, "epochs": 1, "learning_rate": 0.05, **hp}
-    channels = {name: {"files": [data[name]["rec"]], "content_type": "application/x-recordio"}
-                for name in ("train", "validation")}
-    return make_tree(base, hyperparameters, channels)
 
 
 def docker_run_train(image: str, base: Path) -> subprocess.CompletedProcess:
