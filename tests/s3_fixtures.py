@@ -97,7 +97,7 @@ def s3_server(tmp_path_factory):
     finally:
         proc.terminate()
         try:
-            proc.wait(15)
+            proc.wait(5)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

@@ -7,6 +7,7 @@ tests can assert on it. Hyperparameters:
   sleep        seconds to run (in 0.05 s steps) before finishing
   on_sigterm   "save" (default: write model/stopped.txt, exit 0) or "ignore"
   exit_code    exit with this code (after writing `failure`, if given)
+  fail_on_host only that host fails (the others follow `sleep`)
   failure      text for output/failure
   pipe_epochs  for each Pipe channel, read this many epochs from <channel>_<epoch>
   checkpoints  write this many files into the checkpoint dir, one every 0.2 s
@@ -74,6 +75,13 @@ model_dir.mkdir(parents=True, exist_ok=True)
 output_data.mkdir(parents=True, exist_ok=True)
 (model_dir / f"model-{resource['current_host']}.txt").write_text(json.dumps(hps))
 (output_data / f"seen-{resource['current_host']}.json").write_text(json.dumps(seen))
+
+failing_host = hps.get("fail_on_host")
+if failing_host and failing_host != resource["current_host"]:
+    hps.pop("failure", None)
+    hps.pop("exit_code", None)
+elif failing_host:
+    hps["sleep"] = "0"
 
 deadline = time.monotonic() + float(hps.get("sleep", "0"))
 written = 0
