@@ -124,10 +124,8 @@ class JobResult:
         data.update({k: v for k, v in optional.items() if v is not None})
         if self.model_artifacts:
             data["ModelArtifacts"] = {"S3ModelArtifacts": self.model_artifacts}
-        if self.output_artifacts:
-            data["OutputArtifacts"] = self.output_artifacts
-        if self.exit_codes:
-            data["ExitCodes"] = dict(self.exit_codes)
+        # Not part of DescribeTrainingJob: what only the emulator knows.
+        data["Emulator"] = {"OutputArtifacts": self.output_artifacts, "ExitCodes": dict(self.exit_codes)}
         return data
 
 
@@ -296,7 +294,7 @@ class TrainingJob:
     def _download(self, hosts: list[HostLayout]) -> CheckpointSync | None:
         pairs = [(h.host, h.base) for h in hosts]
         started = time.monotonic()
-        fetched = stage_channels(self.sources, pairs, self.storage)
+        fetched = stage_channels(self.sources, pairs, self.storage, should_stop=lambda: self.stop_requested)
         prepare_fifos(self.sources, pairs)
         if self.sources:
             self.note(f"Staged input data in {time.monotonic() - started:.1f} s ({fetched} bytes fetched).")
@@ -325,7 +323,11 @@ class TrainingJob:
         outcome = None
         killed = False
         try:
-            running = self.runner.start(request, self._log)
+            try:
+                running = self.runner.start(request, self._log)
+            except Exception as exc:  # noqa: BLE001 - no engine, no image, no GPU: the job cannot start
+                self.note(traceback.format_exc())
+                return self._fail(f"ClientError: The training image could not be started: {exc}")
             while True:
                 codes = running.wait(timeout=0.2)
                 if codes is not None:

@@ -27,8 +27,11 @@ def channel_dir(host_base: Path, channel: str) -> Path:
 
 
 def stage_channels(sources: dict[str, ChannelSource], hosts: list[tuple[str, Path]], storage: Storage,
-                   progress_desc: str = "Downloading input data") -> int:
-    """Stage every File/FastFile channel on every host; returns the bytes fetched from storage."""
+                   progress_desc: str = "Downloading input data", should_stop=lambda: False) -> int:
+    """Stage every File/FastFile channel on every host; returns the bytes fetched from storage.
+
+    `should_stop` is asked between channels and hosts, so a stop does not wait for the whole download.
+    """
     plan: list[tuple[ChannelSource, str, Path, list[ObjectInfo]]] = []
     for source in sources.values():
         if source.channel.is_pipe:
@@ -43,6 +46,8 @@ def stage_channels(sources: dict[str, ChannelSource], hosts: list[tuple[str, Pat
     staged: dict[str, Path] = {}   # object URI -> a copy already on this job's disk
     with tqdm(total=total, unit="B", unit_scale=True, desc=progress_desc, disable=None, leave=False) as bar:
         for source, host, target, items in plan:
+            if should_stop():
+                break
             downloads = []
             for info in items:
                 dest = target / info.relative

@@ -158,3 +158,10 @@ def test_invalid_data_creates_nothing(make_request, job_home, fake_command, tmp_
     with pytest.raises(RequestValidationError, match="No files found"):
         TrainingJob.submit(TrainingJobSpec.from_request(request), job_home, ProcessRunner(fake_command))
     assert not job_home.job("no-data").root.exists()
+
+
+def test_an_image_that_cannot_start_fails_the_job_with_a_reason(make_request, run_job, tmp_path):
+    job = run_job(make_request(), runner=ProcessRunner([str(tmp_path / "no-such-program")]))
+    assert job.result.status == "Failed"
+    assert job.result.failure_reason.startswith("ClientError: The training image could not be started:")
+    assert job.result.model_artifacts  # still packed (empty)
