@@ -103,3 +103,31 @@ def test_s3_checkpoints_resume_a_stopped_job(make_request, job_home, fake_comman
     with tarfile.open(successor.result.output_artifacts) as tar:
         seen = json.loads(tar.extractfile("seen-algo-1.json").read())
     assert seen["checkpoints_at_start"] == ["ckpt-0.txt", "ckpt-1.txt"]
+
+
+def test_manifest_file_in_s3_and_replicated_data_fetched_once(s3_env, s3_bucket, tmp_path):
+    from emulator.channels import resolve_channels
+    from emulator.staging import stage_channels
+    from emulator.storage import Storage
+
+    client = s3_env.client()
+    for key in ("imgs/a.jpg", "imgs/b.jpg", "imgs/unlisted.jpg"):
+        client.put_object(Bucket=s3_bucket, Key=key, Body=key.encode())
+    client.put_object(Bucket=s3_bucket, Key="train.manifest",
+                      Body=json.dumps([{"prefix": f"s3://{s3_bucket}/imgs/"}, "a.jpg", "b.jpg"]).encode())
+    spec = TrainingJobSpec.from_request({
+        "TrainingJobName": "manifest-job", "RoleArn": "arn:aws:iam::123456789012:role/R",
+        "AlgorithmSpecification": {"TrainingInputMode": "File", "AlgorithmName": "image-classification"},
+        "OutputDataConfig": {"S3OutputPath": str(tmp_path / "out")},
+        "ResourceConfig": {"InstanceCount": 2},
+        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
+            "S3DataType": "ManifestFile", "S3Uri": f"s3://{s3_bucket}/train.manifest"}}}]})
+    storage = Storage()
+    sources = resolve_channels(spec, storage, "us-east-1")
+    hosts = [(h, tmp_path / h) for h in spec.hosts]
+    fetched = stage_channels(sources, hosts, storage)
+    assert fetched == len(b"imgs/a.jpg") + len(b"imgs/b.jpg")  # once, although two hosts got the data
+    for _, base in hosts:
+        folder = base / "input" / "data" / "train"
+        assert sorted(p.name for p in folder.iterdir()) == ["a.jpg", "b.jpg"]
+        assert (folder / "b.jpg").read_bytes() == b"imgs/b.jpg"
