@@ -7,6 +7,7 @@ framing and image-record header), in pure Python so the emulator side needs no M
 from __future__ import annotations
 
 import io
+import json
 import struct
 from pathlib import Path
 
@@ -75,3 +76,81 @@ def make_classification_set(root: Path, num_classes: int, per_class: int, size=(
     (root / "data.lst").write_text("\n".join(lines[i] for i in order) + "\n")
     write_recordio(root / "data.rec", (payloads[i] for i in order))
     return {"images": images_dir, "lst": root / "data.lst", "rec": root / "data.rec"}
+
+
+# ---- object detection ----------------------------------------------------------------------------
+
+def class_colour(label: int, num_classes: int) -> np.ndarray:
+    """A saturated RGB colour per class, evenly spaced in hue."""
+    hue = label / num_classes
+    return np.array([np.sin(2 * np.pi * hue), np.sin(2 * np.pi * (hue + 1 / 3)),
+                     np.sin(2 * np.pi * (hue + 2 / 3))]) * 120 + 128
+
+
+def detection_image(boxes, num_classes: int, size: tuple[int, int], rng: np.random.RandomState) -> np.ndarray:
+    """HxWx3 uint8: a grey noisy background with one filled rectangle per (class, left, top, right,
+    bottom) box in pixels, coloured by class."""
+    height, width = size
+    image = 110 + rng.normal(0, 10, (height, width, 3))
+    for label, left, top, right, bottom in boxes:
+        image[top:bottom, left:right] = class_colour(label, num_classes) + rng.normal(0, 8, (bottom - top, right - left, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def random_boxes(num_classes: int, size: tuple[int, int], max_objects: int, rng: np.random.RandomState):
+    """1..max_objects boxes (class, left, top, right, bottom) in pixels, 25-60% of each side."""
+    height, width = size
+    boxes = []
+    for _ in range(rng.randint(1, max_objects + 1)):
+        box_w = int(width * rng.uniform(0.25, 0.6))
+        box_h = int(height * rng.uniform(0.25, 0.6))
+        left, top = rng.randint(0, width - box_w + 1), rng.randint(0, height - box_h + 1)
+        boxes.append((int(rng.randint(num_classes)), left, top, left + box_w, top + box_h))
+    return boxes
+
+
+def detection_annotation(file: str, boxes, size: tuple[int, int], num_classes: int) -> dict:
+    """The built-in's per-image JSON annotation (absolute pixels)."""
+    height, width = size
+    return {
+        "file": file,
+        "image_size": [{"width": width, "height": height, "depth": 3}],
+        "annotations": [{"class_id": label, "left": left, "top": top, "width": right - left,
+                         "height": bottom - top} for label, left, top, right, bottom in boxes],
+        "categories": [{"class_id": c, "name": f"class-{c}"} for c in range(num_classes)],
+    }
+
+
+def detection_label(boxes, size: tuple[int, int]) -> list[float]:
+    """The packed RecordIO/.lst label: [2, 5, cls, xmin, ymin, xmax, ymax, …] as ratios."""
+    height, width = size
+    label = [2.0, 5.0]
+    for cls, left, top, right, bottom in boxes:
+        label += [float(cls), left / width, top / height, right / width, bottom / height]
+    return label
+
+
+def make_detection_set(root: Path, num_classes: int, num_images: int, size=(100, 120), max_objects: int = 2,
+                       seed: int = 0) -> dict:
+    """Writes root/{images/*.jpg, annotations/*.json, data.lst, data.rec} in the built-in's
+    detection formats; `size` is (height, width). Returns the paths and the boxes per image."""
+    rng = np.random.RandomState(seed)
+    images_dir, annotations_dir = root / "images", root / "annotations"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    annotations_dir.mkdir(parents=True, exist_ok=True)
+    lines, payloads, objects = [], [], {}
+    for index in range(num_images):
+        name = f"{index:05d}.jpg"
+        boxes = random_boxes(num_classes, size, max_objects, rng)
+        data = encode(detection_image(boxes, num_classes, size, rng))
+        (images_dir / name).write_bytes(data)
+        (annotations_dir / f"{index:05d}.json").write_text(
+            json.dumps(detection_annotation(name, boxes, size, num_classes)))
+        label = detection_label(boxes, size)
+        lines.append("\t".join([str(index)] + [f"{v:.4f}" if i > 1 else f"{v:g}" for i, v in enumerate(label)] + [name]))
+        payloads.append(pack_record(np.asarray(label, dtype=np.float32), data, index))
+        objects[name] = boxes
+    (root / "data.lst").write_text("\n".join(lines) + "\n")
+    write_recordio(root / "data.rec", payloads)
+    return {"images": images_dir, "annotations": annotations_dir, "lst": root / "data.lst",
+            "rec": root / "data.rec", "objects": objects}

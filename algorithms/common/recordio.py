@@ -6,6 +6,7 @@ per image and the C++ record iterator decodes them with its threads at training 
 from __future__ import annotations
 
 import io
+import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,3 +133,21 @@ def write_index(path: Path, offsets: list[int]) -> Path:
     tmp.write_text("".join(f"{i}\t{off}\n" for i, off in enumerate(offsets)))
     tmp.rename(idx)
     return idx
+
+
+def channel_recordio(directory: Path, channel: str, work: Path) -> Path:
+    """The channel's .rec files as one file. Several files are concatenated into `work`
+    (RecordIO is a stream of self-delimited records); one file is used in place."""
+    get_logger().info("Searching for .rec files in %s.", directory)
+    files = sorted(p for p in directory.rglob("*.rec") if p.is_file())
+    if not files:
+        raise ClientError(f"No .rec file found in channel '{channel}'")
+    if len(files) == 1:
+        return files[0]
+    work.mkdir(parents=True, exist_ok=True)
+    merged = work / f"{channel}-merged.rec"
+    with open(merged, "wb") as out:
+        for path in files:
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, out)
+    return merged

@@ -3,6 +3,7 @@ best-model tracking and checkpoints. Each algorithm supplies a `TrainingTask` th
 train one epoch, validate and save; the loop decides when."""
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -85,7 +86,10 @@ class BatchTimer:
         self.batches += 1
         if self.log_every and self.batches % self.log_every == 0:
             speed = self._window_samples / max(now - self._window_start, 1e-9)
-            get_logger().info(self.line.format(epoch=self.epoch, batch=self.batches, speed=speed) + extra)
+            # `samples` and `elapsed` serve progress lines that report the epoch so far.
+            get_logger().info(self.line.format(epoch=self.epoch, batch=self.batches, speed=speed,
+                                               samples=self.samples,
+                                               elapsed=datetime.timedelta(seconds=now - self.start)) + extra)
             self._window_start, self._window_samples = now, 0
 
     def result(self, metrics: dict[str, float], interrupted: bool) -> EpochResult:

@@ -1,0 +1,1 @@
+"""Object detection (SSD) as the SageMaker built-in."""

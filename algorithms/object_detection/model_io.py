@@ -1,0 +1,101 @@
+"""Artifacts with the built-in's file names, and reading them back for incremental training.
+
+model.tar.gz holds
+- `model_algo_1-symbol.json`: the detection graph (input `data`, raw RGB 0-255, NCHW at
+  image_shape; output (N, nms_topk, 6) rows [class_id, score, xmin, ymin, xmax, ymax], ratios),
+- `model_algo_1-0000.params`: its parameters (`arg:`/`aux:` names), always epoch 0000 as the
+  built-in writes the best-mAP model,
+- `hyperparams.json`: every resolved hyperparameter as a string, hidden keys included.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mxnet as mx
+
+from algorithms.object_detection import network
+from container.errors import ClientError
+
+PREFIX = "model_algo_1"
+SYMBOL_FILE = f"{PREFIX}-symbol.json"
+PARAMS_FILE = f"{PREFIX}-0000.params"
+HYPERPARAMS_FILE = "hyperparams.json"
+ARTIFACTS = (SYMBOL_FILE, PARAMS_FILE, HYPERPARAMS_FILE)
+
+
+def export(net: network.Detector, directory: Path, hyperparameters: dict[str, str]) -> Path:
+    """Write the three artifacts into `directory`, each replaced atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    net.training_outputs(False)
+    side = net.image_shape
+    context = next(iter(net.collect_params().values())).list_ctx()[0]
+    net(mx.nd.zeros((1, 3, side, side), ctx=context)).wait_to_read()  # trace the detection graph
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".export-") as tmp:
+        net.export(os.path.join(tmp, PREFIX), epoch=0)
+        Path(tmp, HYPERPARAMS_FILE).write_text(json.dumps(hyperparameters, indent=1, sort_keys=True))
+        for name in ARTIFACTS:
+            os.replace(Path(tmp, name), directory / name)
+    return directory / PARAMS_FILE
+
+
+def has_model(directory: Path) -> bool:
+    return all((directory / name).is_file() for name in ARTIFACTS)
+
+
+def copy_model(source: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ARTIFACTS:
+        shutil.copyfile(source / name, target / f".{name}.tmp")
+        os.replace(target / f".{name}.tmp", target / name)
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    directory: Path
+    params: Path
+    hyperparameters: dict[str, str]
+
+
+def read_saved_model(directory: Path, source: str) -> SavedModel:
+    if not has_model(directory):
+        names = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+        raise ClientError(
+            f"{source} does not hold an object-detection model: expected {', '.join(ARTIFACTS)}, "
+            f"found {names}")
+    try:
+        hyperparameters = json.loads((directory / HYPERPARAMS_FILE).read_text())
+    except ValueError:
+        raise ClientError(f"{HYPERPARAMS_FILE} in {source} is not valid JSON") from None
+    if not isinstance(hyperparameters, dict):
+        raise ClientError(f"{HYPERPARAMS_FILE} in {source} must hold a JSON object")
+    return SavedModel(directory, directory / PARAMS_FILE, {str(k): str(v) for k, v in hyperparameters.items()})
+
+
+def load_params(net: network.Detector, path: Path, source: str, contexts: list) -> None:
+    """Set every learned parameter of `net` from `path`. Constants (anchors, pixel statistics)
+    are derived from this job's configuration and are never taken from the file."""
+    try:
+        saved = mx.nd.load(str(path))
+    except mx.base.MXNetError as exc:
+        raise ClientError(f"Cannot read {path.name} in {source}: not an MXNet params file") from exc
+    saved = {name.split(":", 1)[-1]: value for name, value in saved.items()}
+    params = {name: p for name, p in net.collect_params().items() if not network.is_constant(p)}
+    missing = [name for name in params if name not in saved]
+    if missing:
+        raise ClientError(
+            f"Incompatible model in {source}: {len(missing)} parameter(s) of this network are not in "
+            f"{path.name} (e.g. {missing[:3]}); the model must come from this algorithm with the same "
+            f"base_network and num_classes")
+    for name, param in params.items():
+        value = saved[name]
+        expected = param.shape
+        if len(expected) != len(value.shape) or any(e and e != v for e, v in zip(expected, value.shape)):
+            raise ClientError(
+                f"Incompatible model in {source}: parameter '{name}' has shape {value.shape}, this "
+                f"network needs {expected}")
+        param._load_init(value, contexts)  # noqa: SLF001 - Gluon's own loader sets deferred params this way
