@@ -26,6 +26,7 @@ from emulator.spec import (
     DEFAULT_VOLUME_SIZE_GB, INPUT_MODES, KNOWN_MEMBERS, MODEL_CHANNEL, MODEL_CONTENT_TYPE,
     RequestValidationError, TrainingJobSpec, algorithm_of, default_job_name,
 )
+from emulator.staging import remove_tree
 from emulator.storage import normalize_location
 
 PROCESS_COMMAND_ENV = "SMLOCAL_PROCESS_COMMAND"
@@ -340,6 +341,37 @@ def describe(job_name: str, home: str | None) -> None:
     state = job_dir.read_state()
     request = json.loads(job_dir.request_file.read_text()) if job_dir.request_file.exists() else {}
     click.echo(json.dumps({**request, **state}, indent=2))
+
+
+@main.command(name="list")
+@click.option("--home", type=click.Path(file_okay=False), help="Job home (default $SMLOCAL_HOME or ~/.smlocal).")
+def list_jobs(home: str | None) -> None:
+    """List the jobs in the job home, newest first."""
+    job_home = JobHome(Path(home).absolute() if home else default_home())
+    rows = []
+    for job_dir in (job_home.job(p.name) for p in job_home.jobs.iterdir()) if job_home.jobs.is_dir() else ():
+        if job_dir.state_file.exists():
+            state = job_dir.read_state()
+            rows.append((state["CreationTime"], job_dir.name, state["TrainingJobStatus"], state["SecondaryStatus"]))
+    for created, name, status, secondary in sorted(rows, reverse=True):
+        click.echo(f"{created[:19].replace('T', ' ')}  {status:<10} {secondary:<18} {name}")
+
+
+@main.command()
+@click.argument("job_name")
+@click.option("--home", type=click.Path(file_okay=False), help="Job home (default $SMLOCAL_HOME or ~/.smlocal).")
+def delete(job_name: str, home: str | None) -> None:
+    """Delete a finished job's folder (its artifacts under the output path stay)."""
+    job_dir = JobHome(Path(home).absolute() if home else default_home()).job(job_name)
+    if not job_dir.root.exists():
+        click.echo("Error: ValidationException: Requested resource not found.", err=True)
+        sys.exit(2)
+    status = job_dir.read_state()["TrainingJobStatus"] if job_dir.state_file.exists() else "Failed"
+    if status in ("InProgress", "Stopping"):
+        click.echo(f"Error: ResourceInUse: The training job {job_name} is {status}; stop it first.", err=True)
+        sys.exit(2)
+    remove_tree(job_dir.root)
+    click.echo(f"Deleted {job_dir.root}.")
 
 
 if __name__ == "__main__":

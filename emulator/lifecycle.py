@@ -364,12 +364,13 @@ class TrainingJob:
                 checkpoints.stop()
                 self.note(f"Synced checkpoints to {self.spec.checkpoint_uri} ({checkpoints.uploaded} upload(s)).")
             model_uri, output_uri = join(base, "model.tar.gz"), join(base, "output.tar.gz")
+            started = time.monotonic()
             scratch = self.dir.root / "scratch"
             files = pack_and_store([h.base / "model" for h in hosts], model_uri, self.storage, scratch)
             self.result.model_artifacts = model_uri
             pack_and_store([h.base / "output" / "data" for h in hosts], output_uri, self.storage, scratch)
             self.result.output_artifacts = output_uri
-            self.note(f"Packed {files} model file(s) into {model_uri}.")
+            self.note(f"Packed {files} model file(s) into {model_uri} in {time.monotonic() - started:.1f} s.")
         except Exception as exc:  # noqa: BLE001 - an upload failure fails the job, with the reason
             self.note(traceback.format_exc())
             return self._fail(f"ClientError: Artifact upload failed: {exc}")

@@ -60,3 +60,28 @@ def test_ctrl_c_stops_the_job_gracefully(fake_command, train_data, tmp_path):
     assert proc.returncode == 0, out
     assert "Stopping - Stopping the training job" in out and "Stopped - Training job stopped" in out
     assert "Received SIGTERM, saving model" in out
+
+
+def test_stop_list_and_delete_from_another_terminal(fake_command, train_data, tmp_path):
+    home = str(tmp_path / "home")
+    proc = smlocal(["train", "--algorithm", "image-classification", "--job-name", "to-stop",
+                    "--channel", f"train={train_data}", "--hp", "sleep=60", "--stop-grace", "10"], fake_command, tmp_path)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "Training - " in line:
+            break
+    cli = [sys.executable, "-m", "emulator.cli"]
+    listed = subprocess.run([*cli, "list", "--home", home], capture_output=True, text=True, check=True).stdout
+    assert "InProgress" in listed and "to-stop" in listed
+    busy = subprocess.run([*cli, "delete", "to-stop", "--home", home], capture_output=True, text=True)
+    assert busy.returncode == 2 and "stop it first" in busy.stderr
+    subprocess.run([*cli, "stop", "to-stop", "--home", home], check=True, capture_output=True)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "Training job to-stop: Stopped (Stopped)" in out
+    listed = subprocess.run([*cli, "list", "--home", home], capture_output=True, text=True, check=True).stdout
+    assert "Stopped" in listed
+    subprocess.run([*cli, "delete", "to-stop", "--home", home], check=True, capture_output=True)
+    assert not (tmp_path / "home" / "jobs" / "to-stop").exists()
+    assert (tmp_path / "home" / "output" / "to-stop" / "output" / "model.tar.gz").exists()
