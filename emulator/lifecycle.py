@@ -129,6 +129,30 @@ class JobResult:
         return data
 
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "JobResult":
+        """Inverse of to_dict, also after a JSON round trip (times as ISO 8601 text)."""
+        def when(value):
+            return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+        extra = data.get("Emulator") or {}
+        return cls(
+            job_name=data["TrainingJobName"], arn=data["TrainingJobArn"], creation_time=when(data["CreationTime"]),
+            status=data["TrainingJobStatus"], secondary_status=data["SecondaryStatus"],
+            transitions=[Transition(t["Status"], when(t["StartTime"]), t["StatusMessage"], when(t.get("EndTime")))
+                         for t in data.get("SecondaryStatusTransitions", [])],
+            failure_reason=data.get("FailureReason"),
+            final_metrics=[MetricValue(m["MetricName"], m["Value"], when(m["Timestamp"]))
+                           for m in data.get("FinalMetricDataList", [])],
+            model_artifacts=(data.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
+            output_artifacts=extra.get("OutputArtifacts"),
+            training_start_time=when(data.get("TrainingStartTime")),
+            training_end_time=when(data.get("TrainingEndTime")),
+            last_modified_time=when(data.get("LastModifiedTime")),
+            exit_codes=dict(extra.get("ExitCodes") or {}),
+        )
+
+
 def failure_reason_from(host_base: Path, code: int) -> str:
     """FailureReason from the host's output/failure: its first 1024 characters."""
     path = host_base / "output" / "failure"

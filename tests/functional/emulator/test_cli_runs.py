@@ -5,7 +5,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 
 
 def smlocal(args, fake_command, tmp_path, **kwargs):
@@ -47,13 +46,12 @@ def test_failed_job_exits_non_zero_with_the_failure_reason(fake_command, train_d
 
 def test_ctrl_c_stops_the_job_gracefully(fake_command, train_data, tmp_path):
     proc = smlocal(["train", "--algorithm", "image-classification", "--channel", f"train={train_data}",
-                    "--hp", "sleep=60", "--stop-grace", "10"], fake_command, tmp_path)
+                    "--hp", "sleep=60", "--hp", 'lines=["ready"]', "--stop-grace", "10"], fake_command, tmp_path)
     lines = []
     for line in proc.stdout:
         lines.append(line)
-        if "Training - " in line:
+        if line.strip() == "ready":  # the algorithm's SIGTERM handler is in place
             break
-    time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=30)
     out = "".join(lines) + out
@@ -65,11 +63,12 @@ def test_ctrl_c_stops_the_job_gracefully(fake_command, train_data, tmp_path):
 def test_stop_list_and_delete_from_another_terminal(fake_command, train_data, tmp_path):
     home = str(tmp_path / "home")
     proc = smlocal(["train", "--algorithm", "image-classification", "--job-name", "to-stop",
-                    "--channel", f"train={train_data}", "--hp", "sleep=60", "--stop-grace", "10"], fake_command, tmp_path)
+                    "--channel", f"train={train_data}", "--hp", "sleep=60", "--hp", 'lines=["ready"]',
+                    "--stop-grace", "10"], fake_command, tmp_path)
     lines = []
     for line in proc.stdout:
         lines.append(line)
-        if "Training - " in line:
+        if line.strip() == "ready":
             break
     cli = [sys.executable, "-m", "emulator.cli"]
     listed = subprocess.run([*cli, "list", "--home", home], capture_output=True, text=True, check=True).stdout

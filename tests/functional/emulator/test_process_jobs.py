@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from emulator.lifecycle import TrainingJob
+from emulator.lifecycle import JobResult, TrainingJob
 from emulator.runners.process import ProcessRunner
 from emulator.spec import RequestValidationError, TrainingJobSpec
 
@@ -47,6 +47,7 @@ def test_completed_job_has_transitions_metrics_artifacts_and_environment(make_re
     assert state["TrainingJobStatus"] == "Completed" and state["ModelArtifacts"]["S3ModelArtifacts"]
     assert "[algo-1] Epoch[1] Validation-accuracy=0.875" in job.dir.log_file.read_text()
     assert result.training_seconds >= 1
+    assert JobResult.from_dict(state) == result  # job.json restores the same result
 
 
 def test_channel_is_staged_with_its_relative_paths(make_request, run_job, train_data):
@@ -102,9 +103,9 @@ def test_failure_text_without_prefix_is_an_algorithm_error(make_request, run_job
 
 
 def test_sigterm_stop_ends_stopped_with_what_the_algorithm_saved(make_request, job_home, fake_command):
-    spec = TrainingJobSpec.from_request(make_request(hyperparameters={"sleep": 60}))
-    job = TrainingJob.submit(spec, job_home, ProcessRunner(fake_command), stop_grace_seconds=10)
-    threading.Thread(target=lambda: (time.sleep(1.5), job.stop()), daemon=True).start()
+    spec = TrainingJobSpec.from_request(make_request(hyperparameters={"sleep": 60, "lines": '["ready"]'}))
+    job = TrainingJob.submit(spec, job_home, ProcessRunner(fake_command), stop_grace_seconds=10,
+                             on_log=lambda host, line: job.stop() if line == "ready" else None)
     started = time.monotonic()
     result = job.run()
     assert time.monotonic() - started < 15
@@ -115,13 +116,15 @@ def test_sigterm_stop_ends_stopped_with_what_the_algorithm_saved(make_request, j
 
 
 def test_algorithm_ignoring_sigterm_is_killed_after_the_grace_period(make_request, job_home, fake_command):
-    spec = TrainingJobSpec.from_request(make_request(hyperparameters={"sleep": 60, "on_sigterm": "ignore"}))
-    def stop_from_outside(result, transition):
-        if transition.status == "Training":  # what `smlocal stop` does from another process
-            threading.Timer(1.0, job.dir.stop_marker.touch).start()
+    spec = TrainingJobSpec.from_request(make_request(hyperparameters={"sleep": 60, "on_sigterm": "ignore",
+                                                                      "lines": '["ready"]'}))
+
+    def stop_from_outside(host, line):
+        if line == "ready":  # what `smlocal stop` does from another process
+            job.dir.stop_marker.touch()
 
     job = TrainingJob.submit(spec, job_home, ProcessRunner(fake_command), stop_grace_seconds=1,
-                             on_transition=stop_from_outside)
+                             on_log=stop_from_outside)
     started = time.monotonic()
     result = job.run()
     assert time.monotonic() - started < 10
@@ -130,9 +133,12 @@ def test_algorithm_ignoring_sigterm_is_killed_after_the_grace_period(make_reques
 
 
 def test_max_runtime_stops_the_job_with_artifacts(make_request, run_job):
+    started = time.monotonic()
     result = run_job(make_request(hyperparameters={"sleep": 60}, StoppingCondition={"MaxRuntimeInSeconds": 2})).result
+    assert time.monotonic() - started < 20
     assert (result.status, result.secondary_status) == ("Stopped", "MaxRuntimeExceeded")
-    assert "stopped.txt" in tar_members(result.model_artifacts)
+    assert statuses(result)[-3:] == ["Stopping", "Uploading", "MaxRuntimeExceeded"]
+    assert os.path.exists(result.model_artifacts)
 
 
 def test_duplicate_job_name_is_refused(make_request, run_job, job_home, fake_command):
