@@ -204,6 +204,13 @@ class TrainingJob:
             raise RequestValidationError(
                 "Training job names must be unique within an AWS account and region, and a training job "
                 f"with this name already exists ({arn})", code="ResourceInUse")
+        for what, uri in (("OutputDataConfig.S3OutputPath", spec.output_path),
+                          ("CheckpointConfig.S3Uri", spec.checkpoint_uri)):
+            try:
+                if uri is not None:
+                    storage.check_destination(uri)
+            except StorageError as exc:
+                raise RequestValidationError(f"{what} '{uri}' cannot be used: {exc}") from exc
         sources = resolve_channels(spec, storage, region)
         job_dir = home.create_job_dir(spec.name, arn)
         job = cls(spec, job_dir, runner, storage, sources, arn, **options)

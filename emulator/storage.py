@@ -243,6 +243,10 @@ class S3Store:
         bucket, key = split_s3(uri)
         self._call("Deleting", uri, self.client.delete_object, Bucket=bucket, Key=key)
 
+    def check_bucket(self, uri: str) -> None:
+        bucket, _ = split_s3(uri)
+        self._call("Checking the bucket of", uri, self.client.head_bucket, Bucket=bucket)
+
 
 class Storage:
     """Dispatches each operation to the S3 or local store by the URI's scheme."""
@@ -285,3 +289,10 @@ class Storage:
 
     def delete(self, uri: str) -> None:
         self.store(uri).delete(uri)
+
+    def check_destination(self, uri: str) -> None:
+        """Fail early for a location that can never be written (bad scheme, missing bucket)."""
+        if is_s3(uri):
+            self.s3.check_bucket(uri)
+        else:
+            local_path(uri)

@@ -171,3 +171,10 @@ def test_an_image_that_cannot_start_fails_the_job_with_a_reason(make_request, ru
     assert job.result.status == "Failed"
     assert job.result.failure_reason.startswith("ClientError: The training image could not be started:")
     assert job.result.model_artifacts  # still packed (empty)
+
+
+def test_unusable_output_location_fails_at_submission(make_request, job_home, fake_command):
+    request = make_request(name="bad-output", OutputDataConfig={"S3OutputPath": "https://example.com/out"})
+    with pytest.raises(RequestValidationError, match="S3OutputPath"):
+        TrainingJob.submit(TrainingJobSpec.from_request(request), job_home, ProcessRunner(fake_command))
+    assert not job_home.job("bad-output").root.exists()

@@ -131,3 +131,10 @@ def test_manifest_file_in_s3_and_replicated_data_fetched_once(s3_env, s3_bucket,
         folder = base / "input" / "data" / "train"
         assert sorted(p.name for p in folder.iterdir()) == ["a.jpg", "b.jpg"]
         assert (folder / "b.jpg").read_bytes() == b"imgs/b.jpg"
+
+
+def test_missing_output_bucket_fails_at_submission(make_request, job_home, fake_command, s3_env):
+    request = make_request(name="no-bucket", OutputDataConfig={"S3OutputPath": "s3://bucket-that-is-not-there/out"})
+    with pytest.raises(RequestValidationError, match="OutputDataConfig.S3OutputPath 's3://bucket-that-is-not-there/out'"):
+        TrainingJob.submit(TrainingJobSpec.from_request(request), job_home, ProcessRunner(fake_command))
+    assert not job_home.job("no-bucket").root.exists()
