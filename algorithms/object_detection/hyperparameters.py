@@ -43,9 +43,13 @@ def _steps_increasing(steps: tuple[int, ...]) -> str | None:
 def _kv_servers(text: str) -> str:
     if text.strip().lower() == "auto":
         return "auto"
-    if parse_int(text) < 1:
-        raise ValueError("expected 'auto' or a positive integer")
-    return str(parse_int(text))
+    try:
+        count = parse_int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ValueError("'auto' or a positive integer")
+    return str(count)
 
 
 PARAMS = [

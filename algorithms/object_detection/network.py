@@ -18,6 +18,7 @@ saved artifacts load into any process: the base networks are `vgg16_atrous_*` an
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 
 import mxnet as mx
@@ -74,9 +75,11 @@ def feature_extractor(base: mx.gluon.HybridBlock, base_network: str) -> mx.gluon
     layers (1x1 transition, 3x3 stride-2 conv; 512/256/256/128 filters) as the built-in."""
     if base_network == "vgg-16":
         return base
-    expander = FeatureExpander(network=base, outputs=["stage3_activation5", "stage4_activation2"],
-                               num_filters=[512, 256, 256, 128], use_1x1_transition=True, use_bn=False,
-                               reduce_ratio=0.5, min_depth=128)
+    with warnings.catch_warnings():  # SymbolBlock warns that the input dtype is not declared
+        warnings.simplefilter("ignore", UserWarning)
+        expander = FeatureExpander(network=base, outputs=["stage3_activation5", "stage4_activation2"],
+                                   num_filters=[512, 256, 256, 128], use_1x1_transition=True, use_bn=False,
+                                   reduce_ratio=0.5, min_depth=128)
     for name, param in expander.collect_params().items():
         if name.startswith("expand_") and name.endswith("_bias"):
             param.init = mx.init.Zero()  # GluonCV tags the biases with the weights' Xavier init
