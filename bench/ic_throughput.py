@@ -1,0 +1,122 @@
+"""Image-classification training throughput, measured side by side in one run.
+
+  ceiling   the same network/batch/shapes on data already in memory (no input pipeline)
+  smlocal   this image's training loop on RecordIO in File mode (ClassificationJob.train_epoch)
+  baseline  plain MXNet: Module.fit + ImageRecordIter with the same augmentation
+
+Target (ResNet-18, 3x32x32, batch 128, CPU): smlocal >= 0.90 x ceiling and >= 1.0 x baseline.
+Run: .venv/bin/python bench/ic_throughput.py [--batches 40] [--layers 18]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import mxnet as mx  # noqa: E402
+
+from algorithms.image_classification.network import classifier  # noqa: E402
+from algorithms.image_classification.train import ClassificationJob  # noqa: E402
+from algorithms.image_classification.hyperparameters import SCHEMA  # noqa: E402
+from container.config import TrainingEnv  # noqa: E402
+from container.paths import MLPaths  # noqa: E402
+from container.stop import StopSignal  # noqa: E402
+from emulator.sample_data import make_classification_set  # noqa: E402
+
+BATCH, SHAPE, CLASSES = 128, (3, 32, 32), 10
+
+
+def ceiling(layers: int, batches: int) -> float:
+    module = mx.mod.Module(classifier(layers, CLASSES), context=[mx.cpu()])
+    module.bind(data_shapes=[("data", (BATCH,) + SHAPE)], label_shapes=[("softmax_label", (BATCH,))])
+    module.init_params(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2))
+    module.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-4})
+    batch = mx.io.DataBatch([mx.nd.random.uniform(0, 255, (BATCH,) + SHAPE)],
+                            [mx.nd.array(mx.nd.random.randint(0, CLASSES, (BATCH,)).asnumpy())])
+    metric = mx.metric.Accuracy()
+    for i in range(5 + batches):
+        if i == 5:
+            mx.nd.waitall()
+            start = time.perf_counter()
+        module.forward_backward(batch)
+        module.update()
+        module.update_metric(metric, batch.label)
+    mx.nd.waitall()
+    return batches * BATCH / (time.perf_counter() - start)
+
+
+def ours(layers: int, rec: Path, val_rec: Path, work: Path, epochs: int) -> float:
+    base = work / "ml"
+    for name, src in (("train", rec), ("validation", val_rec)):
+        (base / "input" / "data" / name).mkdir(parents=True)
+        (base / "input" / "data" / name / "data.rec").symlink_to(src)
+    config = base / "input" / "config"
+    config.mkdir(parents=True)
+    (config / "inputdataconfig.json").write_text(json.dumps({
+        "train": {"ContentType": "application/x-recordio"}, "validation": {"ContentType": "application/x-recordio"}}))
+    (config / "hyperparameters.json").write_text(json.dumps({
+        "num_layers": str(layers), "num_classes": str(CLASSES), "num_training_samples": "5120",
+        "image_shape": ",".join(map(str, SHAPE)), "mini_batch_size": str(BATCH), "learning_rate": "0.05",
+        "augmentation_type": "crop"}))
+    env = TrainingEnv.read(MLPaths(base))
+    job = ClassificationJob(env, SCHEMA.parse(env.hyperparameters), StopSignal())
+    job.prepare()
+    job.train_epoch(0, StopSignal())  # warm-up epoch (allocation, MKLDNN primitive creation)
+    results = [job.train_epoch(e, StopSignal()) for e in range(1, epochs + 1)]
+    samples = sum(r.samples for r in results)
+    wall = sum(r.wall for r in results)
+    wait = sum(r.data_wait for r in results)
+    print(f"  smlocal data wait {wait:.2f}s of {wall:.2f}s")
+    return samples / wall
+
+
+def baseline(layers: int, rec: Path, epochs: int) -> float:
+    it = mx.io.ImageRecordIter(path_imgrec=str(rec), data_shape=SHAPE, batch_size=BATCH, shuffle=True,
+                               rand_crop=True, rand_mirror=True)
+    module = mx.mod.Module(classifier(layers, CLASSES), context=[mx.cpu()])
+    times = []
+
+    def epoch_end(epoch, *_):
+        mx.nd.waitall()
+        times.append(time.perf_counter())
+
+    times.append(None)
+    module.fit(it, num_epoch=1, optimizer="sgd", initializer=mx.init.Xavier(),
+               optimizer_params={"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-4})  # warm-up epoch
+    mx.nd.waitall()
+    start = time.perf_counter()
+    it.reset()
+    module.fit(it, begin_epoch=1, num_epoch=1 + epochs, optimizer="sgd", force_init=False,
+               optimizer_params={"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-4})
+    mx.nd.waitall()
+    return epochs * (5120 // BATCH) * BATCH / (time.perf_counter() - start)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--layers", type=int, default=18)
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        train = make_classification_set(work / "train", CLASSES, 512, size=SHAPE[1:], seed=1)
+        val = make_classification_set(work / "val", CLASSES, 16, size=SHAPE[1:], seed=2)
+        print(f"ResNet-{args.layers}, {SHAPE}, batch {BATCH}, 5120 images/epoch, {args.epochs} timed epochs, CPU")
+        top = ceiling(args.layers, 40)
+        print(f"  ceiling  {top:8.1f} images/s (synthetic, in memory)")
+        mine = ours(args.layers, train["rec"], val["rec"], work, args.epochs)
+        print(f"  smlocal  {mine:8.1f} images/s (RecordIO, File mode)")
+        base = baseline(args.layers, train["rec"], args.epochs)
+        print(f"  baseline {base:8.1f} images/s (Module.fit + ImageRecordIter)")
+        print(f"smlocal / ceiling  = {mine / top:.2f}  (target >= 0.90)")
+        print(f"smlocal / baseline = {mine / base:.2f}  (target >= 1.00)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
