@@ -78,7 +78,7 @@ def pack_and_store(roots: list[Path], destination: str, storage: Storage, scratc
     try:
         files = write_tarball(roots, Path(tmp))
         size = Path(tmp).stat().st_size
-        with tqdm(total=size, unit="B", unit_scale=True, desc=desc or f"Uploading {destination}",
+        with tqdm(total=size, unit="B", unit_scale=True, desc=desc or f"Uploading {destination.rsplit('/', 1)[-1]}",
                   disable=None, leave=False) as bar:
             storage.upload(Path(tmp), destination, bar.update)
     finally:
