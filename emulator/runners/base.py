@@ -41,5 +41,9 @@ class RunningJob(Protocol):
 
 class Runner(Protocol):
     name: str
+    # True when the image code sees each host tree at its on-disk path (process runner), so
+    # config files must carry on-disk paths (checkpointconfig.json LocalPath); False when the
+    # trees are mounted at /opt/ml (docker).
+    sees_host_paths: bool
 
     def start(self, request: RunRequest, log: LogSink) -> RunningJob: ...
