@@ -109,6 +109,10 @@ class LoopConfig:
 def run_epochs(task: TrainingTask, config: LoopConfig, state: LoopState, stop: StopSignal) -> LoopState:
     """Train from `state.epochs_completed` to `config.epochs`; returns the final state."""
     log = get_logger()
+    if state.epochs_completed >= config.epochs:
+        log.info("All %d epochs were completed before (checkpoint); saving the model.", config.epochs)
+        task.save_model(config.epochs - 1, "final")
+        return state
     early = config.early_stopping
     early.best = state.best_score
     early.epochs_without_improvement = state.epochs_without_improvement

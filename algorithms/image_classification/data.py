@@ -6,7 +6,6 @@ the first batch with a ClientError naming the file.
 """
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,9 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
-from algorithms.common.recordio import image_size, iter_records, pack_lst, read_lst, write_index
+from algorithms.common.recordio import (
+    channel_recordio, image_size, iter_records, pack_lst, read_lst, write_index,
+)
 from algorithms.image_classification.preprocess import Preprocessing
 from container.config import TrainingEnv
 from container.errors import ClientError
@@ -42,19 +43,7 @@ def _single_file(directory: Path, suffix: str, channel: str) -> list[Path]:
 
 
 def _recordio_source(env: TrainingEnv, channel: str, work: Path) -> Path:
-    """The channel's .rec files as one file (several files are concatenated: RecordIO is a stream
-    of self-delimited records)."""
-    directory = env.paths.channel(channel)
-    get_logger().info("Searching for .rec files in %s.", directory)
-    files = _single_file(directory, ".rec", channel)
-    if len(files) == 1:
-        return files[0]
-    merged = work / f"{channel}-merged.rec"
-    with open(merged, "wb") as out:
-        for path in files:
-            with open(path, "rb") as src:
-                shutil.copyfileobj(src, out)
-    return merged
+    return channel_recordio(env.paths.channel(channel), channel, work)
 
 
 def _image_source(env: TrainingEnv, channel: str, work: Path) -> Path:

@@ -185,10 +185,6 @@ class ClassificationJob:
             early_stopping=EarlyStopping(hp.early_stopping, hp.early_stopping_min_epochs,
                                          hp.early_stopping_patience, hp.early_stopping_tolerance),
             checkpoint_dir=self.env.checkpoint_dir if self.rank == 0 else None)
-        if self.state.epochs_completed >= hp.epochs:
-            self.log.info("All %d epochs were completed before; saving the model.", hp.epochs)
-            self.save_model(hp.epochs - 1, "final")
-            return
         run_epochs(self, config, self.state, self.stop)
 
     def train_epoch(self, epoch: int, stop: StopSignal) -> EpochResult:
