@@ -8,6 +8,8 @@ has: limits are capped at the host's CPUs and memory.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 
 
@@ -113,3 +115,17 @@ def container_limits(instance: InstanceType, host: HostCapacity, hosts_on_machin
         memory_bytes=memory,
         shm_bytes=shm,
     )
+
+
+def visible_gpu_count() -> int:
+    """GPUs this machine's processes can use, as `nvidia-smi --list-gpus` counts them (0 without a driver)."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return 0
+    try:
+        listed = subprocess.run([smi, "--list-gpus"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    if listed.returncode != 0:
+        return 0
+    return sum(1 for line in listed.stdout.splitlines() if line.startswith("GPU "))

@@ -174,7 +174,8 @@ class TrainingJob:
                  stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS,
                  checkpoint_interval_seconds: float = 2.0,
                  on_transition: Callable[[JobResult, Transition], None] | None = None,
-                 on_log: Callable[[str, str], None] | None = None) -> None:
+                 on_log: Callable[[str, str], None] | None = None,
+                 on_metric: Callable[[MetricValue], None] | None = None) -> None:
         self.spec = spec
         self.dir = job_dir
         self.runner = runner
@@ -185,7 +186,7 @@ class TrainingJob:
         self.on_transition = on_transition
         self.on_log = on_log
         self.result = JobResult(job_name=spec.name, arn=arn, creation_time=now())
-        self.metrics = MetricCollector(definitions_for(spec.algorithm, spec.metric_definitions))
+        self.metrics = MetricCollector(definitions_for(spec.algorithm, spec.metric_definitions), on_metric)
         self._stop_requested = threading.Event()
         self._force_stop = threading.Event()
         self._log_lock = threading.Lock()
@@ -195,8 +196,13 @@ class TrainingJob:
 
     @classmethod
     def submit(cls, spec: TrainingJobSpec, home: JobHome, runner: Runner, storage: Storage | None = None, *,
-               region: str | None = None, account: str = DEFAULT_ACCOUNT_ID, **options) -> "TrainingJob":
-        """Check the job's data and claim its directory; raises RequestValidationError, creating nothing."""
+               region: str | None = None, account: str = DEFAULT_ACCOUNT_ID, starting_message: str | None = None,
+               **options) -> "TrainingJob":
+        """Check the job's data and claim its directory; raises RequestValidationError, creating nothing.
+
+        `starting_message`: what the first (Starting) status says until `run()` begins, e.g. that
+        the job waits for a free slot; `run()` then switches to "Preparing the instances for training".
+        """
         storage = storage or Storage()
         region = region or region_from_env()
         arn = training_job_arn(spec.name, region, account)
@@ -215,7 +221,7 @@ class TrainingJob:
         job_dir = home.create_job_dir(spec.name, arn)
         job = cls(spec, job_dir, runner, storage, sources, arn, **options)
         job_dir.write_json(job_dir.request_file, spec.request)
-        job._transition("Starting")
+        job._transition("Starting", starting_message)
         return job
 
     # ----- state --------------------------------------------------------------------------------
@@ -236,16 +242,37 @@ class TrainingJob:
             self.result.status = STATUS_OF.get(secondary, "InProgress")
             self.result.last_modified_time = at
             self._save()
-        self._log(EMULATOR_LOG_SOURCE, f"{secondary} - {transition.message}")
+        self._write_log(EMULATOR_LOG_SOURCE, f"{secondary} - {transition.message}")
         if self.on_transition:
             self.on_transition(self.result, transition)
 
-    def _log(self, host: str, line: str) -> None:
+    def set_status_message(self, message: str) -> None:
+        """Change what the current secondary status says (SageMaker updates the message in place)."""
+        with self._state_lock:
+            current = self.result.transitions[-1]
+            if current.message == message:
+                return
+            current.message = message
+            self.result.last_modified_time = now()
+            self._save()
+        self._write_log(EMULATOR_LOG_SOURCE, f"{current.status} - {message}")
+        if self.on_transition:
+            self.on_transition(self.result, current)
+
+    def _write_log(self, host: str, line: str) -> datetime:
         at = now()
-        self.metrics.feed(line, at)
         with self._log_lock:
             with open(self.dir.log_file, "a", encoding="utf-8") as log:
                 log.write(f"{at.isoformat(timespec='milliseconds')} [{host}] {line}\n")
+        return at
+
+    def _log(self, host: str, line: str) -> None:
+        """A line of the job's log (an algorithm host's output or an emulator note).
+
+        Status transitions are written to job.log only: they reach callers through on_transition.
+        """
+        at = self._write_log(host, line)
+        self.metrics.feed(line, at)
         if self.on_log:
             self.on_log(host, line)
 
@@ -282,6 +309,7 @@ class TrainingJob:
         hosts = self.host_layouts()
         final = "Completed"
         checkpoints: CheckpointSync | None = None
+        self.set_status_message(MESSAGES["Starting"])
         try:
             self._prepare_hosts(hosts)
             self._check_stop()

@@ -10,6 +10,7 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 _NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 
@@ -56,12 +57,17 @@ class MetricValue:
 
 
 class MetricCollector:
-    """Fed every log line (from any host's thread); keeps the last value per metric."""
+    """Fed every log line (from any host's thread); keeps the last value per metric.
 
-    def __init__(self, definitions: tuple[tuple[str, str], ...]) -> None:
+    `on_value` (optional) sees every captured value, e.g. to keep the whole time series.
+    """
+
+    def __init__(self, definitions: tuple[tuple[str, str], ...],
+                 on_value: Callable[[MetricValue], None] | None = None) -> None:
         self._patterns = [(name, re.compile(regex)) for name, regex in definitions]
         self._last: dict[str, MetricValue] = {}
         self._lock = threading.Lock()
+        self._on_value = on_value
 
     def feed(self, line: str, when: datetime) -> None:
         for name, pattern in self._patterns:
@@ -73,8 +79,11 @@ class MetricCollector:
             except (TypeError, ValueError, IndexError):
                 continue
             if math.isfinite(value):
+                captured = MetricValue(name, value, when)
                 with self._lock:
-                    self._last[name] = MetricValue(name, value, when)
+                    self._last[name] = captured
+                if self._on_value:
+                    self._on_value(captured)
 
     def final(self) -> list[MetricValue]:
         with self._lock:

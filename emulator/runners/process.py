@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from emulator.instance_types import UnknownInstanceType, lookup, visible_gpu_count
 from emulator.runners.base import HostLayout, LogSink, RunRequest
 
 DEFAULT_COMMAND = (sys.executable, "-m", "container", "train")
@@ -26,6 +27,10 @@ LOOPBACK = "127.0.0.1"
 # Variables of the calling shell that must not leak into a job's processes.
 _PLATFORM_VARIABLES = ("SAGEMAKER_BASE_DIR", "SAGEMAKER_ALGORITHM", "TRAINING_JOB_NAME", "TRAINING_JOB_ARN",
                        "SMLOCAL_HOST_ADDRESSES")
+
+
+class GpuUnavailableError(RuntimeError):
+    """A GPU instance type with strict GPU checking on a machine without GPUs."""
 
 
 def _project_root() -> Path:
@@ -42,9 +47,14 @@ class ProcessRunner:
     # The image code sees host trees at their on-disk paths, so config files must carry those paths.
     sees_host_paths = True
 
-    def __init__(self, command: list[str] | tuple[str, ...] | None = None, fail_fast_grace_seconds: float = 120.0):
+    def __init__(self, command: list[str] | tuple[str, ...] | None = None, fail_fast_grace_seconds: float = 120.0,
+                 strict_gpu: bool = False, gpu_count=visible_gpu_count):
+        """strict_gpu: a GPU instance type on a machine without GPUs is an error (default: train on
+        CPU with a warning in the job log). gpu_count: how many GPUs the machine has (a callable)."""
         self.command = list(command or DEFAULT_COMMAND)
         self.fail_fast_grace_seconds = fail_fast_grace_seconds
+        self.strict_gpu = strict_gpu
+        self.gpu_count = gpu_count
 
     def environment(self, request: RunRequest, host: HostLayout) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _PLATFORM_VARIABLES}
@@ -63,7 +73,23 @@ class ProcessRunner:
         return env
 
     def start(self, request: RunRequest, log: LogSink) -> "ProcessJob":
+        self._check_gpus(request, log)
         return ProcessJob(self, request, log)
+
+    def _check_gpus(self, request: RunRequest, log: LogSink) -> None:
+        """Processes see the machine's GPUs as they are; say so when the instance type wants more."""
+        try:
+            instance = lookup(request.instance_type)
+        except UnknownInstanceType:
+            return
+        if not instance.wants_gpu or self.gpu_count() > 0:
+            return
+        if self.strict_gpu:
+            raise GpuUnavailableError(
+                f"Instance type {instance.name} needs GPUs, but this machine has none (nvidia-smi finds no GPU); "
+                f"choose a CPU instance type, or allow training on CPU (no strict GPU option).")
+        log(request.hosts[0].host, f"WARNING: instance type {instance.name} has GPUs, but this machine has none; "
+                                   f"training on CPU.")
 
 
 class ProcessJob:
