@@ -154,3 +154,103 @@ def make_detection_set(root: Path, num_classes: int, num_images: int, size=(100,
     write_recordio(root / "data.rec", payloads)
     return {"images": images_dir, "annotations": annotations_dir, "lst": root / "data.lst",
             "rec": root / "data.rec", "objects": objects}
+
+
+# ---- semantic segmentation -----------------------------------------------------------------------
+
+# Pascal VOC's colour map for the first classes; index 255 (ignore) is drawn white as in VOC.
+def voc_palette() -> list[int]:
+    """The 256-entry Pascal VOC palette as a flat [r, g, b, …] list (PIL `putpalette` format)."""
+    palette = []
+    for index in range(256):
+        r = g = b = 0
+        value = index
+        for bit in range(8):
+            r |= ((value >> 0) & 1) << (7 - bit)
+            g |= ((value >> 1) & 1) << (7 - bit)
+            b |= ((value >> 2) & 1) << (7 - bit)
+            value >>= 3
+        palette += [r, g, b]
+    palette[255 * 3:] = [224, 224, 192]
+    return palette
+
+
+def segmentation_sample(num_classes: int, size: tuple[int, int], rng: np.random.RandomState,
+                        ignore_border: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(HxWx3 uint8 image, HxW uint8 class-id mask): a noisy grey background (class 0) with one to
+    three filled rectangles or ellipses of classes 1…num_classes-1, coloured by class. With
+    `ignore_border` a one-pixel outline around each shape is 255 (ignore), as in Pascal VOC."""
+    height, width = size
+    image = 110 + rng.normal(0, 10, (height, width, 3))
+    mask = np.zeros((height, width), dtype=np.uint8)
+    yy, xx = np.mgrid[0:height, 0:width]
+    for _ in range(rng.randint(1, 4)):
+        label = int(rng.randint(1, num_classes))
+        box_h, box_w = max(2, int(height * rng.uniform(0.3, 0.6))), max(2, int(width * rng.uniform(0.3, 0.6)))
+        top, left = rng.randint(0, height - box_h + 1), rng.randint(0, width - box_w + 1)
+        if rng.rand() < 0.5:
+            inside = (yy >= top) & (yy < top + box_h) & (xx >= left) & (xx < left + box_w)
+        else:
+            cy, cx = top + box_h / 2, left + box_w / 2
+            inside = ((yy + 0.5 - cy) / (box_h / 2)) ** 2 + ((xx + 0.5 - cx) / (box_w / 2)) ** 2 <= 1
+        image[inside] = class_colour(label, num_classes) + rng.normal(0, 8, (int(inside.sum()), 3))
+        if ignore_border:
+            grown = inside.copy()
+            grown[1:, :] |= inside[:-1, :]
+            grown[:-1, :] |= inside[1:, :]
+            grown[:, 1:] |= inside[:, :-1]
+            grown[:, :-1] |= inside[:, 1:]
+            mask[grown & ~inside] = 255
+        mask[inside] = label
+    return np.clip(image, 0, 255).astype(np.uint8), mask
+
+
+def encode_mask(mask: np.ndarray, mode: str = "P", label_map: dict | None = None) -> bytes:
+    """A PNG of class ids: `P` (palette, VOC colours) or `L` (grayscale). `label_map` encodes the
+    ids as a SageMaker label map would decode them: {"scale": k} writes id*k, {"map": {id: value}}
+    writes value; 255 (ignore) is written unchanged."""
+    encoded = mask.copy()
+    if label_map and "scale" in label_map:
+        scale = int(label_map["scale"])
+        encoded = np.where(mask == 255, 255, mask.astype(np.int32) * scale).astype(np.uint8)
+    elif label_map and "map" in label_map:
+        lookup = np.arange(256, dtype=np.uint8)
+        for label, value in label_map["map"].items():
+            lookup[int(label)] = int(value)
+        encoded = lookup[mask]
+    image = Image.fromarray(encoded, mode="L")
+    if mode == "P":
+        image = image.convert("P")
+        image.putpalette(voc_palette())
+    elif mode != "L":
+        raise ValueError("mode must be 'P' or 'L'")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def make_segmentation_set(root: Path, num_classes: int, num_images: int, size=(48, 64), mask_mode: str = "P",
+                          ignore_border: bool = True, label_map: dict | None = None, seed: int = 0,
+                          fmt: str = "JPEG") -> dict:
+    """Writes root/{images/<name>.jpg|png, annotations/<name>.png} in the built-in's File-mode
+    layout (image and mask share the base name), plus root/label_map.json when `label_map` is
+    given ({"scale": k} or {"map": {label: encoded value}}). `size` is (height, width) or a list
+    of them used in turn. Returns the paths and the class-id mask of each image."""
+    rng = np.random.RandomState(seed)
+    images_dir, masks_dir = root / "images", root / "annotations"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    masks_dir.mkdir(parents=True, exist_ok=True)
+    sizes = [size] if isinstance(size[0], int) else list(size)
+    masks = {}
+    for index in range(num_images):
+        name = f"{index:05d}"
+        image, mask = segmentation_sample(num_classes, sizes[index % len(sizes)], rng, ignore_border)
+        (images_dir / f"{name}.{'jpg' if fmt == 'JPEG' else 'png'}").write_bytes(encode(image, fmt))
+        (masks_dir / f"{name}.png").write_bytes(encode_mask(mask, mask_mode, label_map))
+        masks[name] = mask
+    label_map_file = None
+    if label_map is not None:
+        label_map_file = root / "label_map.json"
+        label_map_file.write_text(json.dumps(
+            {k: ({str(a): b for a, b in v.items()} if isinstance(v, dict) else str(v)) for k, v in label_map.items()}))
+    return {"images": images_dir, "annotations": masks_dir, "label_map": label_map_file, "masks": masks}

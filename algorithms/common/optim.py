@@ -20,6 +20,16 @@ def step_scheduler(
     return mx.lr_scheduler.MultiFactorScheduler(step=steps, factor=factor, base_lr=base_lr)
 
 
+def poly_scheduler(total_updates: int, base_lr: float, power: float = 0.9) -> mx.lr_scheduler.LRScheduler:
+    """lr = base_lr * (1 - update/total_updates)^power, per update (GluonCV's segmentation schedule)."""
+    return mx.lr_scheduler.PolyScheduler(max_update=max(1, int(total_updates)), base_lr=base_lr, pwr=power)
+
+
+def cosine_scheduler(total_updates: int, base_lr: float) -> mx.lr_scheduler.LRScheduler:
+    """lr = base_lr * (1 + cos(pi * update/total_updates)) / 2, per update."""
+    return mx.lr_scheduler.CosineScheduler(max_update=max(1, int(total_updates)), base_lr=base_lr)
+
+
 def optimizer_params(name: str, hp, learning_rate: float, scheduler, rescale_grad: float,
                      multi_precision: bool = False) -> dict:
     """Translate built-in hyperparameter names into MXNet optimizer arguments.
