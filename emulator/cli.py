@@ -374,5 +374,33 @@ def delete(job_name: str, home: str | None) -> None:
     click.echo(f"Deleted {job_dir.root}.")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 exposes the API, which checks no credentials, to the network).")
+@click.option("--port", type=int, default=8777, show_default=True)
+@click.option("--home", type=click.Path(file_okay=False), help="Job home (default $SMLOCAL_HOME or ~/.smlocal); "
+                                                               "the job store is <home>/smlocal.db.")
+@click.option("--max-concurrent-jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Jobs that train at once; later ones wait (InProgress / Starting).")
+@click.option("--runner", type=click.Choice(["auto", "docker", "process"]), default="auto", show_default=True,
+              help="auto: Docker when an engine answers and the image exists, else local processes for the "
+                   "built-in algorithms; docker/process force one.")
+@click.option("--strict-gpu", is_flag=True, help="A GPU instance type on a machine without GPUs fails the job "
+                                                 "(default: train on CPU with a warning in the job log).")
+@click.option("--image-repo", default="smlocal", show_default=True,
+              help="Local images of the built-in algorithms: <repo>/<algorithm>:latest (and :gpu).")
+@click.option("--stop-grace", type=float, default=DEFAULT_STOP_GRACE_SECONDS, show_default=True,
+              help="Seconds between SIGTERM and SIGKILL when a job is stopped.")
+@click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Request threads of the server's single worker process.")
+def api(host, port, home, max_concurrent_jobs, runner, strict_gpu, image_repo, stop_grace, threads) -> None:
+    """Serve the SageMaker API (training jobs), CloudWatch Logs and metrics on one port (see docs/api.md)."""
+    from emulator.api.server import ApiConfig, serve  # Flask and gunicorn only for this command
+
+    serve(ApiConfig(home=Path(home).absolute() if home else default_home(), host=host, port=port,
+                    max_concurrent_jobs=max_concurrent_jobs, runner=runner, strict_gpu=strict_gpu,
+                    stop_grace_seconds=stop_grace, image_repo=image_repo, threads=threads))
+
+
 if __name__ == "__main__":
     main()

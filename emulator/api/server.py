@@ -1,0 +1,108 @@
+"""`smlocal api`: the app under gunicorn, with the job service built inside the worker.
+
+One worker process with threads: training jobs run in background threads of that process and
+their state lives in its memory while they run (and in SQLite always), so a second worker
+would not know the first one's running jobs. Threads serve requests concurrently; SQLite and
+the job slots are shared safely. The worker builds the service when it starts (not the master),
+so no thread is ever forked; on shutdown it stops the running jobs (they end Stopped with their
+artifacts) and whatever cannot finish in time is marked Failed when the server starts again.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from emulator.api.app import create_app
+from emulator.api.logs_ops import LogsOperations
+from emulator.api.metrics_ops import MetricsOperations
+from emulator.api.placement import DEFAULT_IMAGE_REPO, Placer
+from emulator.api.sagemaker_ops import SageMakerOperations
+from emulator.api.service import ServiceOptions, TrainingService
+from emulator.jobhome import JobHome, default_home
+from emulator.lifecycle import DEFAULT_STOP_GRACE_SECONDS
+from emulator.store import JobStore
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8777
+PROCESS_COMMAND_ENV = "SMLOCAL_PROCESS_COMMAND"
+SHUTDOWN_SECONDS = 20.0
+
+log = logging.getLogger("smlocal.api")
+
+
+@dataclass
+class ApiConfig:
+    home: Path = field(default_factory=default_home)
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    max_concurrent_jobs: int = 1
+    runner: str = "auto"
+    strict_gpu: bool = False
+    stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS
+    image_repo: str = DEFAULT_IMAGE_REPO
+    threads: int = 8
+
+
+def build(config: ApiConfig) -> tuple[Flask, TrainingService]:
+    """The app and its job service; marks jobs a previous server left unfinished as Failed."""
+    home = JobHome(config.home)
+    store = JobStore.open(home)
+    placer = Placer(config.runner, strict_gpu=config.strict_gpu, image_repo=config.image_repo,
+                    stop_grace_seconds=config.stop_grace_seconds,
+                    process_command=os.environ.get(PROCESS_COMMAND_ENV))
+    options = ServiceOptions(max_concurrent_jobs=config.max_concurrent_jobs,
+                             stop_grace_seconds=config.stop_grace_seconds)
+    service = TrainingService(home, store, placer, options)
+    recovered = service.recover()
+    if recovered:
+        log.warning("marked %d job(s) Failed that were running when the server last stopped: %s",
+                    len(recovered), ", ".join(recovered))
+    app = create_app([SageMakerOperations(service), LogsOperations(store, options.region, options.account),
+                      MetricsOperations(store)])
+    return app, service
+
+
+class ApiServer(BaseApplication):
+    def __init__(self, config: ApiConfig) -> None:
+        self.config = config
+        self.service: TrainingService | None = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        settings = {
+            "bind": f"{self.config.host}:{self.config.port}",
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": self.config.threads,
+            "timeout": 120,
+            # Room for shutdown(): kill the jobs, let them pack, then exit.
+            "graceful_timeout": int(SHUTDOWN_SECONDS) + 10,
+            "accesslog": None,
+            "loglevel": "info",
+            "proc_name": "smlocal-api",
+            # gunicorn's runtime control socket (a file under ~/.gunicorn) is not needed here.
+            "control_socket_disable": True,
+            "worker_exit": self._worker_exit,
+        }
+        for key, value in settings.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        app, self.service = build(self.config)
+        log.info("smlocal API on http://%s:%d (job home %s, %d job(s) at once, runner %s)", self.config.host,
+                 self.config.port, self.config.home, self.config.max_concurrent_jobs, self.config.runner)
+        return app
+
+    def _worker_exit(self, server, worker) -> None:  # noqa: ARG002 - gunicorn's hook signature
+        if self.service is not None:
+            self.service.shutdown(SHUTDOWN_SECONDS)
+
+
+def serve(config: ApiConfig) -> None:
+    ApiServer(config).run()
