@@ -100,6 +100,8 @@ def effective_kv_store(hp: Hyperparameters) -> str:
     return hp.kv_store if hp.kv_store != "device" else hp._kvstore
 
 
-def architecture(hp: Hyperparameters) -> dict:
-    """What an incremental-training model must share with this job (DG-OD)."""
-    return {"base_network": hp.base_network, "num_classes": hp.num_classes}
+def architecture(hp: Hyperparameters) -> dict[str, str]:
+    """What an incremental-training model must share with this job (DG-OD), as the strings
+    hyperparams.json stores."""
+    strings = hp.as_strings()
+    return {key: strings[key] for key in ("base_network", "num_classes")}

@@ -2,9 +2,11 @@
 
 Targets come from MXNet's MultiBoxTarget operator: anchors matched to ground truth at IoU 0.5,
 hard negatives mined at 3 per positive, box offsets encoded with variances (0.1, 0.1, 0.2, 0.2).
-The optimised loss is softmax cross-entropy over positives and mined negatives plus smooth L1 over
-positive box offsets, divided by the number of positives. The reported `cross_entropy` and
-`smooth_l1` are per matched or mined anchor, as the built-in's training metric reports them.
+The optimised loss normalises as the built-in's graph does ("valid" normalisation): softmax
+cross-entropy averaged over positives and mined negatives, plus smooth L1 averaged over the box
+offsets of positive anchors. This keeps the built-in's learning-rate scale (default 0.001). The
+reported `cross_entropy` and `smooth_l1` are sums per matched or mined anchor, as the built-in's
+training metric reports them.
 """
 from __future__ import annotations
 
@@ -43,9 +45,11 @@ def ssd_loss(cls_preds, box_preds, anchors, labels, side: int) -> BatchLoss:
             overlap_threshold=MATCH_IOU, ignore_label=-1, negative_mining_ratio=NEGATIVE_MINING_RATIO,
             negative_mining_thresh=NEGATIVE_MINING_IOU, minimum_negative_samples=0, variances=BOX_STDS)
         used = cls_target >= 0
-        positives = mx.nd.maximum((cls_target > 0).sum(), 1.0)
+        anchors_used = used.sum()
+        offsets = mx.nd.maximum(loc_mask.sum(), 1.0)
     log_prob = mx.nd.log_softmax(cls_preds, axis=-1)
     cross_entropy = -mx.nd.pick(log_prob, mx.nd.maximum(cls_target, 0), axis=-1) * used
     smooth_l1 = mx.nd.smooth_l1((box_preds.reshape((0, -1)) - loc_target) * loc_mask, scalar=1.0)
     ce_sum, l1_sum = cross_entropy.sum(), smooth_l1.sum()
-    return BatchLoss((ce_sum + l1_sum) / positives, ce_sum.detach(), l1_sum.detach(), used.sum())
+    loss = ce_sum / mx.nd.maximum(anchors_used, 1.0) + l1_sum / offsets
+    return BatchLoss(loss, ce_sum.detach(), l1_sum.detach(), anchors_used)

@@ -91,10 +91,11 @@ def load_params(net: network.Detector, path: Path, source: str, contexts: list) 
             f"Incompatible model in {source}: {len(missing)} parameter(s) of this network are not in "
             f"{path.name} (e.g. {missing[:3]}); the model must come from this algorithm with the same "
             f"base_network and num_classes")
+    shapes = network.parameter_shapes(net)
     for name, param in params.items():
         value = saved[name]
-        expected = param.shape
-        if len(expected) != len(value.shape) or any(e and e != v for e, v in zip(expected, value.shape)):
+        expected = shapes[name]
+        if tuple(expected) != value.shape:
             raise ClientError(
                 f"Incompatible model in {source}: parameter '{name}' has shape {value.shape}, this "
                 f"network needs {expected}")

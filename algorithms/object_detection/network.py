@@ -161,6 +161,16 @@ def build(base_network: str, image_shape: int, num_classes: int, nms_threshold: 
                     nms_threshold, nms_topk)
 
 
+def parameter_shapes(net: Detector) -> dict[str, tuple[int, ...]]:
+    """Every parameter's shape, inferred from the graph (Gluon defers some until a forward pass)."""
+    graph = net(mx.sym.var("data"))
+    side = net.image_shape
+    arg_shapes, _, aux_shapes = graph.infer_shape(data=(1, 3, side, side))
+    shapes = dict(zip(graph.list_arguments(), arg_shapes))
+    shapes.update(zip(graph.list_auxiliary_states(), aux_shapes))
+    return shapes
+
+
 def base_parameter_names(net: Detector) -> list[str]:
     """Parameters of the base network proper (not the SSD extra layers or heads)."""
     prefix = BASE_PREFIX[net.base_network]

@@ -1,0 +1,87 @@
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from emulator.sample_data import make_detection_set
+from tests.jobtree import make_tree, run_in_process, start_subprocess
+
+NUM_CLASSES = 2
+ALGORITHM = "object-detection"
+
+
+@pytest.fixture(scope="session")
+def od_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("od-data")
+    return {
+        "train": make_detection_set(root / "train", NUM_CLASSES, 4, seed=1),
+        "validation": make_detection_set(root / "validation", NUM_CLASSES, 2, seed=2),
+    }
+
+
+def base_hp(**overrides):
+    hp = {"base_network": "resnet-50", "num_classes": NUM_CLASSES, "num_training_samples": 4, "mini_batch_size": 2,
+          "epochs": 1, "image_shape": 300}
+    hp.update(overrides)
+    return {k: v for k, v in hp.items() if v is not None}
+
+
+def rec_channels(data, model_tar=None):
+    channels = {
+        "train": {"files": [data["train"]["rec"]], "content_type": "application/x-recordio"},
+        "validation": {"files": [data["validation"]["rec"]], "content_type": "application/x-recordio"},
+    }
+    if model_tar is not None:
+        channels["model"] = {"files": [model_tar], "content_type": "application/x-sagemaker-model"}
+    return channels
+
+
+def json_channels(data, channel="train"):
+    """`channel` as images + JSON annotations (the built-in's image format)."""
+    channels = rec_channels(data)
+    channels[channel] = {"files": sorted(data[channel]["images"].iterdir()), "content_type": "image/jpeg"}
+    channels[f"{channel}_annotation"] = {"files": sorted(data[channel]["annotations"].iterdir()),
+                                         "content_type": "image/jpeg"}
+    return channels
+
+
+def tar_model(model_dir: Path, target: Path) -> Path:
+    with tarfile.open(target, "w:gz") as tar:
+        for path in sorted(model_dir.iterdir()):
+            tar.add(path, arcname=path.name)
+    return target
+
+
+def run_subprocess(tree, timeout=600, extra_env=None):
+    """`python -m container train` on the tree: (exit code, log text)."""
+    process = start_subprocess(tree, ALGORITHM, extra_env)
+    log, _ = process.communicate(timeout=timeout)
+    return process.returncode, log
+
+
+@pytest.fixture
+def run_od(tmp_path):
+    """Run one job in-process: run_od(hp, channels, checkpoint=None) -> (exit code, JobTree)."""
+    counter = iter(range(100))
+
+    def run(hp, channels, checkpoint=None):
+        tree = make_tree(tmp_path / f"job{next(counter)}", hp, channels, checkpoint)
+        return run_in_process(tree, ALGORITHM), tree
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def trained_job(od_data, tmp_path_factory):
+    """One real job through `python -m container train`: JSON-annotated training images,
+    RecordIO validation, ResNet-50 at 300, one epoch. Returns (exit code, JobTree, log)."""
+    tree = make_tree(tmp_path_factory.mktemp("od-job") / "job", base_hp(), json_channels(od_data))
+    code, log = run_subprocess(tree)
+    return code, tree, log
+
+
+@pytest.fixture(scope="session")
+def trained_model_tar(trained_job, tmp_path_factory):
+    """The trained job's model.tar.gz, packed once (gzip of ~100 MB takes seconds)."""
+    _, tree, _ = trained_job
+    return tar_model(tree.model, tmp_path_factory.mktemp("od-model") / "model.tar.gz")
