@@ -239,7 +239,9 @@ class TrainingJob:
                 transition.end_time = at
             self.result.transitions.append(transition)
             self.result.secondary_status = secondary
-            self.result.status = STATUS_OF.get(secondary, "InProgress")
+            if not (secondary == "Uploading" and self.result.status == "Stopping"):
+                # A stopped job stays Stopping while its artifacts upload, as on SageMaker.
+                self.result.status = STATUS_OF.get(secondary, "InProgress")
             self.result.last_modified_time = at
             self._save()
         self._write_log(EMULATOR_LOG_SOURCE, f"{secondary} - {transition.message}")

@@ -1,0 +1,179 @@
+"""A real `smlocal api` server (gunicorn, subprocess) on a free loopback port, and boto3 clients for it.
+
+Jobs run the emulator's fake algorithm through the process runner unless a test asks for
+another server. Every response the clients receive is checked against botocore's model, and a
+test fails if any response broke it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+
+from tests.api_model import ResponseChecker
+
+REPO = Path(__file__).resolve().parents[3]
+FAKE_ALGORITHM = REPO / "tests" / "functional" / "emulator" / "fake_algorithm.py"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+IC_IMAGE = "811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1"
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ApiServer:
+    home: Path
+    port: int
+    args: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+    checker: ResponseChecker = field(default_factory=ResponseChecker)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "ApiServer":
+        self.log_path = self.home.parent / f"server-{self.port}-{int(time.time() * 1000)}.log"
+        self.home.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "emulator.cli", "api", "--home", str(self.home), "--port", str(self.port),
+                   "--threads", "4", *self.args]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"smlocal api exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if requests.get(self.endpoint, timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise RuntimeError(f"smlocal api did not answer within 30 s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        os.killpg(self.proc.pid, sig)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def kill_server_only(self) -> None:
+        """SIGKILL gunicorn's master and worker (not the jobs' processes): a crash."""
+        worker_pids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
+        for pid in [self.proc.pid, *map(int, worker_pids)]:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+
+    def client(self, service: str):
+        session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test",
+                                        region_name="us-east-1")
+        client = session.client(service, endpoint_url=self.endpoint,
+                                config=Config(retries={"max_attempts": 1}, read_timeout=30))
+        self.checker.attach(client)
+        return client
+
+
+@pytest.fixture
+def api_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env.update({"SMLOCAL_PROCESS_COMMAND": f"{sys.executable} {FAKE_ALGORITHM}", "AWS_REGION": "us-east-1",
+                "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+@pytest.fixture
+def make_server(tmp_path, api_env):
+    """make_server(*cli_args, home=...) -> a started ApiServer; all are stopped after the test."""
+    servers: list[ApiServer] = []
+
+    def make(*args: str, home: Path | None = None, env: dict | None = None) -> ApiServer:
+        server = ApiServer(home or tmp_path / "home", free_port(), ["--stop-grace", "5", *args], env or api_env)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in servers:
+        server.stop()
+    violations = [v for s in servers for v in s.checker.violations]
+    assert not violations, "responses that break botocore's model:\n" + "\n".join(violations)
+
+
+@pytest.fixture
+def api(make_server):
+    return make_server("--runner", "process")
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    folder = tmp_path / "data" / "train"
+    folder.mkdir(parents=True)
+    (folder / "a.txt").write_text("alpha")
+    return folder
+
+
+@pytest.fixture
+def job_request(tmp_path, data_dir):
+    def build(name: str, hyperparameters: dict | None = None, **members) -> dict:
+        request = {
+            "TrainingJobName": name, "RoleArn": ROLE,
+            "AlgorithmSpecification": {"TrainingImage": IC_IMAGE, "TrainingInputMode": "File"},
+            "HyperParameters": {k: v if isinstance(v, str) else json.dumps(v)
+                                for k, v in (hyperparameters or {}).items()},
+            "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": data_dir.as_uri()}}}],
+            "OutputDataConfig": {"S3OutputPath": (tmp_path / "output").as_uri()},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        }
+        request.update(members)
+        return request
+    return build
+
+
+def wait_for(client, name: str, statuses=("Completed", "Failed", "Stopped"), timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        description = client.describe_training_job(TrainingJobName=name)
+        if description["TrainingJobStatus"] in statuses or description["SecondaryStatus"] in statuses:
+            return description
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} still {description['TrainingJobStatus']}/{description['SecondaryStatus']} "
+                                 f"after {timeout} s")
+        time.sleep(0.1)
+
+
+def stream_messages(logs, job: str, host: str = "algo-1") -> list[str]:
+    streams = logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{job}/{host}-")["logStreams"]
+    assert len(streams) == 1, streams
+    events = logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=streams[0]["logStreamName"],
+                                 startFromHead=True)["events"]
+    return [e["message"] for e in events]
