@@ -17,11 +17,13 @@ def model_store(environ: dict[str, str] | None = None) -> Path:
     return Path(env.get("SMLOCAL_MODEL_STORE", DEFAULT_MODEL_STORE))
 
 
-def pretrained_file(relative: str, what: str, environ: dict[str, str] | None = None) -> Path:
+def pretrained_file(relative: str, what: str, environ: dict[str, str] | None = None,
+                    enabled: str = "use_pretrained_model=1", disable: str = "use_pretrained_model=0") -> Path:
+    """`enabled`/`disable` spell the setting the way the algorithm's users write it."""
     path = model_store(environ) / relative
     if not path.is_file():
         raise ClientError(
-            f"use_pretrained_model=1 needs the pretrained weights of {what} at {path}, which does not "
+            f"{enabled} needs the pretrained weights of {what} at {path}, which does not "
             f"exist; put the file there (SMLOCAL_MODEL_STORE sets the store directory) or set "
-            f"use_pretrained_model=0")
+            f"{disable}")
     return path

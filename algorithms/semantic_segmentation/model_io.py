@@ -1,0 +1,108 @@
+"""Artifacts with the built-in's file names, and reading them back for incremental training.
+
+model.tar.gz holds
+- `model_algo-1`: the Gluon parameter file (`save_parameters`, structural names such as
+  `layer1.0.conv1.weight`, `head.block.4.weight`, `auxlayer.block.4.weight`) of the GluonCV
+  FCN/PSPNet/DeepLabV3 network; the best-mIOU epoch;
+- `hyperparams.json`: every resolved hyperparameter as a string.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mxnet as mx
+
+from algorithms.semantic_segmentation import network
+from container.errors import ClientError
+
+PARAMS_FILE = "model_algo-1"
+HYPERPARAMS_FILE = "hyperparams.json"
+ARTIFACTS = (PARAMS_FILE, HYPERPARAMS_FILE)
+# ResNet depth from the number of bottleneck blocks in layer3.
+_LAYER3_BLOCKS = {6: "resnet-50", 23: "resnet-101"}
+
+
+def export(net, directory: Path, hyperparameters: dict[str, str]) -> Path:
+    """Write both artifacts into `directory`, each replaced atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".export-") as tmp:
+        net.save_parameters(os.path.join(tmp, PARAMS_FILE))
+        Path(tmp, HYPERPARAMS_FILE).write_text(json.dumps(hyperparameters, indent=1, sort_keys=True))
+        for name in ARTIFACTS:
+            os.replace(Path(tmp, name), directory / name)
+    return directory / PARAMS_FILE
+
+
+def has_model(directory: Path) -> bool:
+    return all((directory / name).is_file() for name in ARTIFACTS)
+
+
+def copy_model(source: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ARTIFACTS:
+        shutil.copyfile(source / name, target / f".{name}.tmp")
+        os.replace(target / f".{name}.tmp", target / name)
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    params: Path
+    arrays: dict
+    hyperparameters: dict[str, str]
+
+    def architecture(self) -> dict[str, str]:
+        """algorithm, backbone and num_classes as the weights show them, over hyperparams.json
+        (which is the only source of crop_size)."""
+        described = dict(self.hyperparameters)
+        described.update(describe_weights(self.arrays))
+        return described
+
+
+def read_saved_model(directory: Path, source: str) -> SavedModel:
+    params = directory / PARAMS_FILE
+    if not params.is_file():
+        names = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+        raise ClientError(f"{source} does not hold a semantic-segmentation model: expected {PARAMS_FILE} "
+                          f"(and {HYPERPARAMS_FILE}), found {names}")
+    try:
+        arrays = mx.nd.load(str(params))
+    except mx.base.MXNetError:
+        raise ClientError(f"Cannot read {PARAMS_FILE} in {source}: not an MXNet parameter file") from None
+    if not isinstance(arrays, dict):
+        raise ClientError(f"{PARAMS_FILE} in {source} holds unnamed arrays, not Gluon parameters")
+    hyperparameters: dict = {}
+    hp_file = directory / HYPERPARAMS_FILE
+    if hp_file.is_file():
+        try:
+            hyperparameters = json.loads(hp_file.read_text())
+        except ValueError:
+            raise ClientError(f"{HYPERPARAMS_FILE} in {source} is not valid JSON") from None
+        if not isinstance(hyperparameters, dict):
+            raise ClientError(f"{HYPERPARAMS_FILE} in {source} must hold a JSON object")
+    return SavedModel(params, arrays, {str(k): str(v) for k, v in hyperparameters.items()})
+
+
+def describe_weights(arrays: dict) -> dict[str, str]:
+    """What the parameter names and shapes reveal about the network that wrote them."""
+    described = {}
+    if "head.block.4.weight" in arrays:
+        described["num_classes"] = str(arrays["head.block.4.weight"].shape[0])
+    if any(name.startswith("head.psp.") for name in arrays):
+        described["algorithm"] = "psp"
+    elif any(name.startswith("head.aspp.") for name in arrays):
+        described["algorithm"] = "deeplab"
+    elif "head.block.0.weight" in arrays:
+        described["algorithm"] = "fcn"
+    blocks = {name.split(".")[1] for name in arrays if name.startswith("layer3.")}
+    if len(blocks) in _LAYER3_BLOCKS:
+        described["backbone"] = _LAYER3_BLOCKS[len(blocks)]
+    return described
+
+
+def load_into(net, saved: SavedModel, source: str, contexts: list) -> None:
+    network.set_weights(net, saved.arrays, contexts, f"{PARAMS_FILE} in {source}")

@@ -1,0 +1,229 @@
+"""Semantic segmentation training job: hyperparameters -> (warm) start -> data -> epochs -> artifacts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import mxnet as mx
+from gluoncv.loss import MixSoftmaxCrossEntropyLoss
+from mxnet import autograd, gluon
+
+from algorithms.common import devices, optim
+from algorithms.common.distributed import kvstore_for
+from algorithms.common.early_stopping import EarlyStopping
+from algorithms.common.trainer import BatchTimer, EpochResult, LoopConfig, LoopState, run_epochs
+from algorithms.common.warm_start import check_matching, model_channel_dir
+from algorithms.semantic_segmentation import data, hyperparameters, label_map, metrics, model_io, network, pretrained
+from algorithms.semantic_segmentation.data import LOSS_IGNORE
+from container.config import TrainingEnv
+from container.errors import ClientError
+from container.logs import get_logger
+from container.stop import StopSignal
+
+LOG_EVERY_BATCHES = 20
+TRAINER_STATES = "trainer.states"
+BEST_DIR = "best"  # inside the checkpoint directory: the best model so far, restored on resume
+MOMENTUM_OPTIMIZERS = ("sgd", "nag")  # momentum and weight_decay apply to these (DG-SS: "sgd only")
+
+
+def train(env: TrainingEnv, stop: StopSignal) -> None:
+    log = get_logger()
+    log.info("Reading default configuration from the algorithm's schema; reading provided configuration.")
+    hp = hyperparameters.parse(env.hyperparameters)
+    log.info("Final configuration: %s", hp.as_strings())
+    if env.resources.is_distributed:
+        raise ClientError(f"Semantic segmentation trains on a single machine; this job has "
+                          f"{len(env.resources.hosts)} hosts (set InstanceCount to 1)")
+    job = SegmentationJob(env, hp, stop)
+    job.prepare()
+    job.run()
+
+
+class SegmentationJob:
+    def __init__(self, env: TrainingEnv, hp, stop: StopSignal):
+        self.env, self.hp, self.stop = env, hp, stop
+        self.log = get_logger()
+        self.host = env.resources.current_host
+        self.contexts = devices.training_contexts()
+        self.model_dir = env.paths.model
+        self.state = LoopState()
+        self.initial: tuple[model_io.SavedModel, str] | None = None
+        self.resume_states: Path | None = None
+
+    # ---- set-up ------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        hp = self.hp
+        self._choose_initial_weights()  # model compatibility is checked before any data is read
+        maps = label_map.read_label_maps(self.env)
+        for channel_map in maps.values():
+            label_map.check_classes(channel_map, hp.num_classes)
+        self.train_ds = data.prepare(self.env, "train", maps["train"], hp.num_classes)
+        self.val_ds = data.prepare(self.env, "validation", maps["validation"], hp.num_classes)
+        if self.train_ds.count < hp.mini_batch_size:
+            raise ClientError(
+                f"The number of training images must be at least mini_batch_size: channel 'train' has "
+                f"{self.train_ds.count} images, mini_batch_size is {hp.mini_batch_size}")
+        if hp.mini_batch_size < len(self.contexts):
+            raise ClientError(f"mini_batch_size ({hp.mini_batch_size}) must be at least the number of devices "
+                              f"({len(self.contexts)})")
+        if self.train_ds.count != hp.num_training_samples:
+            self.log.info("num_training_samples is %d but channel 'train' holds %d images; the learning-rate "
+                          "schedule is sized by num_training_samples.", hp.num_training_samples, self.train_ds.count)
+        self._build_network()
+        self._build_trainer()
+        workers = data.loader_workers()
+        self.train_loader = data.train_loader(self.train_ds, hp, workers)
+        self.val_loader = data.validation_loader(self.val_ds, hp, workers)
+        self.confusion = metrics.ConfusionMatrix(hp.num_classes)
+
+    def _choose_initial_weights(self) -> None:
+        """Checkpoint (a restarted job) > model channel (incremental) > pretrained backbone > random."""
+        hp = self.hp
+        ckpt = self.env.checkpoint_dir
+        if ckpt is not None and (restored := LoopState.load(ckpt)) is not None:
+            self._use_saved(ckpt, "the checkpoint directory")
+            self.state = restored
+            states = ckpt / TRAINER_STATES
+            self.resume_states = states if states.is_file() else None
+            if model_io.has_model(ckpt / BEST_DIR):
+                model_io.copy_model(ckpt / BEST_DIR, self.model_dir)
+            self.log.info("Resuming from the checkpoint: %d epoch(s) already completed.", restored.epochs_completed)
+            return
+        model_dir = model_channel_dir(self.env)
+        if model_dir is not None:
+            self._use_saved(model_dir, "channel 'model'")
+            self.log.info("Incremental training: initialising every layer from %s of the earlier job.",
+                          model_io.PARAMS_FILE)
+            if hp.use_pretrained_model:
+                self.log.info("use_pretrained_model is ignored because a model channel is present.")
+            return
+        if hp.use_pretrained_model:
+            pretrained.store_path(hp.backbone)  # a missing file fails now, before data is read
+
+    def _use_saved(self, directory: Path, source: str) -> None:
+        saved = model_io.read_saved_model(directory, source)
+        check_matching(hyperparameters.architecture(self.hp),
+                       hyperparameters.saved_architecture(saved.architecture()), source)
+        self.initial = (saved, source)
+
+    def _build_network(self) -> None:
+        hp = self.hp
+        if hp.syncbn and len(self.contexts) == 1:
+            self.log.info("syncbn=True with one device: BatchNorm statistics are those of the one device.")
+        self.net = network.build(hp.algorithm, hp.backbone, hp.num_classes, hp.crop_size, hp.base_size,
+                                 self.contexts, syncbn=hp.syncbn)
+        if self.initial is not None:
+            model_io.load_into(self.net, *self.initial, self.contexts)
+        elif hp.use_pretrained_model:
+            pretrained.load_backbone_weights(self.net, hp.backbone, self.contexts)
+        else:
+            self.log.info("use_pretrained_model=False: the %s backbone starts from random weights.", hp.backbone)
+        self.net.hybridize(**network.HYBRIDIZE)
+        self.loss = MixSoftmaxCrossEntropyLoss(aux=True, aux_weight=network.AUX_WEIGHT, ignore_label=LOSS_IGNORE)
+
+    def _build_trainer(self) -> None:
+        hp = self.hp
+        epoch_batches = optim.batches_per_epoch(hp.num_training_samples, hp.mini_batch_size)
+        if hp.lr_scheduler == "poly":
+            scheduler = optim.poly_scheduler(hp.epochs * epoch_batches, hp.learning_rate)
+        elif hp.lr_scheduler == "cosine":
+            scheduler = optim.cosine_scheduler(hp.epochs * epoch_batches, hp.learning_rate)
+        else:
+            scheduler = optim.step_scheduler(hp.lr_scheduler_step, hp.lr_scheduler_factor, epoch_batches,
+                                             hp.learning_rate)
+        settings = dict(hp)
+        if hp.optimizer not in MOMENTUM_OPTIMIZERS:
+            settings["weight_decay"] = 0.0
+        params = optim.optimizer_params(hp.optimizer, settings, hp.learning_rate, scheduler, rescale_grad=1.0)
+        params.pop("rescale_grad")  # Trainer.step sets it from the batch size
+        params["begin_num_update"] = self.state.epochs_completed * epoch_batches
+        kv = kvstore_for(None, self.env.resources, len(self.contexts), devices.uses_gpu(self.contexts))
+        self.trainer = gluon.Trainer(self.net.collect_params(), hp.optimizer, params, kvstore=kv)
+        if self.resume_states is not None:
+            self.trainer.load_states(str(self.resume_states))
+
+    # ---- the epoch loop (run_epochs calls back into the methods below) -----------------------
+    def run(self) -> None:
+        hp = self.hp
+        config = LoopConfig(
+            epochs=hp.epochs, objective="mIOU", checkpoint_frequency=None,
+            early_stopping=EarlyStopping(hp.early_stopping, hp.early_stopping_min_epochs,
+                                         hp.early_stopping_patience, hp.early_stopping_tolerance),
+            checkpoint_dir=self.env.checkpoint_dir)
+        run_epochs(self, config, self.state, self.stop)
+
+    def train_epoch(self, epoch: int, stop: StopSignal) -> EpochResult:
+        timer = BatchTimer(epoch, LOG_EVERY_BATCHES, self.hp.mini_batch_size)
+        loss_sum, interrupted = 0.0, False
+        batches = iter(self.train_loader)
+        while True:
+            if stop.requested:
+                interrupted = True
+                break
+            try:
+                images, labels = next(batches)
+            except StopIteration:
+                break
+            timer.data_ready()
+            images = gluon.utils.split_and_load(images, self.contexts, even_split=False)
+            labels = gluon.utils.split_and_load(labels, self.contexts, even_split=False)
+            with autograd.record():
+                losses = [self.loss(*self.net(x), y) for x, y in zip(images, labels)]
+            autograd.backward(losses)
+            count = sum(x.shape[0] for x in images)
+            self.trainer.step(count)
+            # Reading the loss waits for this step, so the next batch's wait is data, not compute.
+            loss_sum += sum(float(loss.sum().asscalar()) for loss in losses)
+            timer.batch_done(count, extra=f"\tloss={loss_sum / max(timer.samples + count, 1):.6f}")
+        result = timer.result({}, interrupted)
+        if not interrupted:
+            result.metrics["loss"] = loss_sum / max(result.samples, 1)
+            metrics.log_train(self.host, epoch, result.metrics["loss"], result.throughput)
+            self.log.info("Epoch[%d] Time cost=%.3f (data wait %.3fs, compute %.3fs)", epoch, result.wall,
+                          result.data_wait, result.compute)
+        return result
+
+    def validate(self, epoch: int) -> dict[str, float]:
+        self.confusion.reset()
+        timer = BatchTimer(epoch, 0, self.hp.validation_mini_batch_size)
+        if self.hp.validation_mini_batch_size == 1:
+            with network.imperative(self.net):  # whole images: each at its own size
+                for images, labels in self.val_loader:
+                    timer.data_ready()
+                    scores = network.predict_whole(self.net, images.as_in_context(self.contexts[0]))
+                    self._score(scores, labels, timer)
+        else:
+            for images, labels in self.val_loader:
+                timer.data_ready()
+                parts = gluon.utils.split_and_load(images, self.contexts, even_split=False)
+                outputs = [self.net(x)[0] for x in parts]
+                scores = mx.nd.concat(*[o.as_in_context(mx.cpu()) for o in outputs], dim=0)
+                self._score(scores, labels, timer)
+        result = timer.result({}, False)
+        values = {"pixel_accuracy": self.confusion.pixel_accuracy(), "mIOU": self.confusion.mean_iou()}
+        metrics.log_validation(self.host, epoch, values["pixel_accuracy"], values["mIOU"], result.throughput)
+        return values
+
+    def _score(self, scores: mx.nd.NDArray, labels: mx.nd.NDArray, timer: BatchTimer) -> None:
+        predictions = scores.argmax(axis=1).asnumpy()
+        self.confusion.update(labels.asnumpy(), predictions)
+        timer.batch_done(predictions.shape[0])
+
+    def save_model(self, epoch: int, reason: str) -> None:
+        """The artifact is the best-mIOU model: 'best' replaces it; a stop or the end of a resumed
+        job writes the current weights only when no best model exists yet."""
+        if reason != "best" and model_io.has_model(self.model_dir):
+            self.log.info("Keeping the best model (validation mIOU %s) in %s.", self.state.best_score, self.model_dir)
+            return
+        if reason == "best":
+            self.log.info("Updating the best model with validation mIOU=%f (epoch %d)", self.state.best_score or 0.0,
+                          epoch)
+        path = model_io.export(self.net, self.model_dir, self.hp.as_strings())
+        self.log.info('Saved checkpoint to "%s"', path)
+
+    def save_checkpoint(self, directory: Path, state: LoopState) -> None:
+        model_io.export(self.net, directory, self.hp.as_strings())
+        tmp = directory / f"{TRAINER_STATES}.tmp"
+        self.trainer.save_states(str(tmp))
+        tmp.replace(directory / TRAINER_STATES)
+        if model_io.has_model(self.model_dir):
+            model_io.copy_model(self.model_dir, directory / BEST_DIR)
