@@ -127,17 +127,9 @@ class DetectionJob:
         self.net.hybridize(static_alloc=True, static_shape=True)
 
     def _build_trainer(self) -> None:
-        hp = self.hp
-        epoch_batches = optim.batches_per_epoch(hp.num_training_samples, hp.mini_batch_size, self.workers)
-        scheduler = optim.step_scheduler(hp.lr_scheduler_step, hp.lr_scheduler_factor, epoch_batches,
-                                         hp.learning_rate)
-        # Weight decay applies to sgd and rmsprop only, as documented for the built-in.
-        settings = dict(hp, weight_decay=hp.weight_decay if hp.optimizer in ("sgd", "rmsprop") else 0.0)
-        params = optim.optimizer_params(hp.optimizer, settings, hp.learning_rate, scheduler, rescale_grad=1.0)
-        params.pop("rescale_grad")  # Trainer.step sets it from the number of devices and workers
-        params["begin_num_update"] = self.state.epochs_completed * epoch_batches
+        params = optimizer_settings(self.hp, self.workers, self.state.epochs_completed)
         trainable = {name: p for name, p in self.net.collect_params().items() if p.grad_req != "null"}
-        self.trainer = gluon.Trainer(trainable, hp.optimizer, params, kvstore=self.kv)
+        self.trainer = gluon.Trainer(trainable, self.hp.optimizer, params, kvstore=self.kv)
         if self.resume_states is not None:
             self.trainer.load_states(str(self.resume_states))
 
@@ -227,6 +219,19 @@ class DetectionJob:
         tmp.replace(directory / TRAINER_STATES)
         if model_io.has_model(self.model_dir):
             model_io.copy_model(self.model_dir, directory / BEST_DIR)
+
+
+def optimizer_settings(hp, workers: int = 1, epochs_completed: int = 0) -> dict:
+    """Optimizer arguments for gluon.Trainer from the built-in's hyperparameters: the step
+    schedule counts epochs of num_training_samples; a resumed job continues its schedule."""
+    epoch_batches = optim.batches_per_epoch(hp.num_training_samples, hp.mini_batch_size, workers)
+    scheduler = optim.step_scheduler(hp.lr_scheduler_step, hp.lr_scheduler_factor, epoch_batches, hp.learning_rate)
+    # Weight decay applies to sgd and rmsprop only, as documented for the built-in.
+    settings = dict(hp, weight_decay=hp.weight_decay if hp.optimizer in ("sgd", "rmsprop") else 0.0)
+    params = optim.optimizer_params(hp.optimizer, settings, hp.learning_rate, scheduler, rescale_grad=1.0)
+    params.pop("rescale_grad")  # Trainer.step sets it from the number of devices and workers
+    params["begin_num_update"] = epochs_completed * epoch_batches
+    return params
 
 
 def _per_anchor(ce_sum: float, l1_sum: float, anchors_used: int) -> tuple[float, float]:

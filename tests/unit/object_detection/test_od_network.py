@@ -81,3 +81,14 @@ def test_vgg_base_names_exclude_the_ssd_extras():
     names = network.base_parameter_names(network.build("vgg-16", 300, num_classes=1))
     assert "vgg16_atrous_conv0_weight" in names and "vgg16_atrous_dilated_conv1_weight" in names
     assert not [n for n in names if "extra" in n]
+
+
+def test_nms_threshold_controls_suppression(resnet_detector):
+    rng = np.random.RandomState(1)
+    x = mx.nd.array(rng.uniform(0, 255, (1, 3, 300, 300)))
+    counts = {}
+    for threshold in (0.1, 1.0):
+        resnet_detector.set_nms(nms_thresh=threshold, nms_topk=300)
+        counts[threshold] = int((resnet_detector(x).asnumpy()[0, :, 0] >= 0).sum())
+    resnet_detector.set_nms(nms_thresh=0.45, nms_topk=50)
+    assert counts[1.0] == 300 > counts[0.1]  # 1.0 suppresses nothing: the best nms_topk remain
