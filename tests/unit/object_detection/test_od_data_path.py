@@ -86,3 +86,18 @@ def test_validation_transform_is_the_inference_preprocessing(sample, tmp_path):
     pixels, label, size = data.ValidationTransform(300)(image, objects)
     assert np.array_equal(pixels, to_network_input(image.asnumpy(), 300)[0])
     assert np.array_equal(label, objects) and size.tolist() == [120, 90]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_loaders_batch_images_and_padded_labels(sample, tmp_path, workers):
+    ds = _prepare(tmp_path, {"train": {"files": [sample["rec"]], "content_type": "application/x-recordio"}})
+    hp = SCHEMA.parse({"num_classes": "3", "num_training_samples": "6"})
+    batches = list(data.train_loader(ds, hp, 4, workers))
+    assert [b[0].shape for b in batches] == [(4, 3, 300, 300)]  # 6 images: one full batch, 2 roll over
+    labels = batches[0][1].asnumpy()
+    assert labels.ndim == 3 and labels.shape[2] == 5 and labels.shape[1] >= 1
+    assert set(np.unique(labels[:, :, 0])) <= {-1.0, 0.0, 1.0, 2.0}
+    images, labels, sizes = next(iter(data.validation_loader(ds, hp, 4, workers)))
+    assert images.shape == (4, 3, 300, 300) and sizes.asnumpy().tolist() == [[120, 90]] * 4
+    half = list(data.train_loader(ds, hp, 3, workers, part_index=1, num_parts=2))
+    assert [b[0].shape[0] for b in half] == [3]  # this host's shard: 3 of the 6 images
