@@ -1,0 +1,46 @@
+"""The SageMaker Python SDK v2 in its own virtual environment, `.venv-sdk`, pinned by constraints-sdk.txt.
+
+The SDK needs numpy >= 1.26.4, which MXNet 1.9.1 cannot use, so it never shares the training
+venv: tests run small client scripts with `.venv-sdk/bin/python` in subprocesses. The venv is
+built once and rebuilt when constraints-sdk.txt changes (a stamp holds its hash); a file lock
+keeps two test runs in the same checkout from building it at the same time.
+
+    python -m tests.sdk_venv          # build it now (what `make sdk-venv` runs)
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VENV = REPO / ".venv-sdk"
+CONSTRAINTS = REPO / "constraints-sdk.txt"
+
+
+def _python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def ensure_sdk_venv(venv: Path = VENV, constraints: Path = CONSTRAINTS) -> Path:
+    """Build (or reuse) the SDK venv; returns its python. Raises CalledProcessError if pip fails."""
+    wanted = hashlib.sha256(constraints.read_bytes()).hexdigest()
+    stamp = venv / ".constraints-sha256"
+    with open(venv.with_name(venv.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists() and stamp.read_text().strip() == wanted and _python(venv).exists():
+            return _python(venv)
+        if venv.exists():
+            shutil.rmtree(venv)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(_python(venv)), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        subprocess.run([*pip, "-c", str(constraints), "sagemaker"], check=True)
+        stamp.write_text(wanted + "\n")
+    return _python(venv)
+
+
+if __name__ == "__main__":
+    print(ensure_sdk_venv())
