@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast bench clean sdk-venv
 
 setup: $(STAMP)
 
@@ -24,6 +24,10 @@ demo: setup
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The SageMaker Python SDK v2 in its own venv (constraints-sdk.txt); the API tests build it on demand.
+sdk-venv: setup
+	$(PY) -m tests.sdk_venv
+
 test-fast: setup
 	$(PY) -m pytest -m "not slow and not docker" $(PYTEST_ARGS)
 
@@ -32,7 +36,7 @@ bench: setup
 	$(PY) bench/ic_warm_start.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venv-sdk .pytest_cache build *.egg-info
 
 # ---- Docker images (docs/docker.md) ----------------------------------------------------------
 # CPU tags smlocal/<algorithm>:latest, GPU tags smlocal/<algorithm>:gpu; one Dockerfile each, the
