@@ -343,3 +343,23 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_stopping_the_server_stops_running_and_waiting_jobs(make_server, job_request):
+    api = make_server("--runner", "process")
+    sm = api.client("sagemaker")
+    sm.create_training_job(**job_request("shutdown-running", {"lines": ["ready"], "sleep": 120}))
+    sm.create_training_job(**job_request("shutdown-waiting"))
+    wait_for(sm, "shutdown-running", statuses=("Training",))
+    pid = _job_pid(api, "shutdown-running")
+    started = time.monotonic()
+    assert api.stop() == 0
+    assert time.monotonic() - started < 20
+    assert not _alive(pid)
+
+    again = make_server("--runner", "process", home=api.home)
+    sm = again.client("sagemaker")
+    for name in ("shutdown-running", "shutdown-waiting"):
+        assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped"
+    messages = stream_messages(again.client("logs"), "shutdown-running")
+    assert "[smlocal] The API server is shutting down: stopping this job." in messages
