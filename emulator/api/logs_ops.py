@@ -55,8 +55,8 @@ class LogsOperations:
         return name
 
     def describe_log_groups(self, params: dict) -> dict:
-        prefix = params.get("logGroupNamePrefix") or params.get("logGroupNamePattern") or ""
-        if not LOG_GROUP.startswith(prefix) and prefix not in LOG_GROUP:
+        prefix, pattern = params.get("logGroupNamePrefix") or "", params.get("logGroupNamePattern") or ""
+        if not LOG_GROUP.startswith(prefix) or pattern.lower() not in LOG_GROUP.lower():
             return {"logGroups": []}
         streams = self.store.log_streams()
         created = min((s.creation_time for s in streams), default=epoch_ms())

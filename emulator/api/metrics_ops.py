@@ -68,16 +68,16 @@ class MetricsOperations:
                                f"or decreasing the time range.")
         response = {"Label": params["MetricName"], "Datapoints": []}
         dimensions = {d["Name"]: d["Value"] for d in params.get("Dimensions") or []}
-        if params["Namespace"] != NAMESPACE or set(dimensions) != {DIMENSION}:
-            return response  # CloudWatch has no such metric: no data points, not an error
+        if params["Namespace"] != NAMESPACE or set(dimensions) != {DIMENSION} or params.get("Unit", "None") != "None":
+            # CloudWatch has no such metric (training metrics carry no unit): no data, not an error.
+            return response
         buckets: dict[int, list[float]] = {}
         for point in self.store.metric_values(dimensions[DIMENSION], params["MetricName"],
                                               start.timestamp(), end.timestamp()):
             buckets.setdefault(int(point.timestamp // period) * period, []).append(point.value)
-        unit = params.get("Unit", "None")
         for bucket, values in sorted(buckets.items()):
             response["Datapoints"].append({"Timestamp": datetime.fromtimestamp(bucket, timezone.utc),
-                                           **statistics(values, wanted, extended), "Unit": unit})
+                                           **statistics(values, wanted, extended), "Unit": "None"})
         return response
 
     def list_metrics(self, params: dict) -> dict:

@@ -118,6 +118,8 @@ class TrainingService:
             if got_slot:
                 self.slots.release()
             self._live.pop(name, None)
+            if not self._closing:  # shutdown() still joins the threads it knows
+                self._threads.pop(name, None)
 
     # ---- what a running job reports ---------------------------------------------------------
 

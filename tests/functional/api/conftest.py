@@ -103,7 +103,7 @@ class ApiServer:
 
 
 @pytest.fixture
-def api_env(tmp_path):
+def api_env():
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     env.update({"SMLOCAL_PROCESS_COMMAND": f"{sys.executable} {FAKE_ALGORITHM}", "AWS_REGION": "us-east-1",
                 "PYTHONUNBUFFERED": "1"})

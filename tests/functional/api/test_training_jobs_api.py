@@ -92,7 +92,11 @@ def test_stop_ends_a_running_job_stopped_with_artifacts_and_a_finished_job_canno
     sm = api.client("sagemaker")
     sm.create_training_job(**job_request("api-stop", {"lines": ["ready"], "sleep": 60}))
     wait_for(sm, "api-stop", statuses=("Training",))
-    time.sleep(0.5)  # the fake algorithm installs its SIGTERM handler first thing
+    logs = api.client("logs")
+    deadline = time.monotonic() + 20
+    while "ready" not in stream_messages(logs, "api-stop"):  # its SIGTERM handler is installed by then
+        assert time.monotonic() < deadline, "the algorithm never said ready"
+        time.sleep(0.05)
     sm.stop_training_job(TrainingJobName="api-stop")
     assert sm.describe_training_job(TrainingJobName="api-stop")["TrainingJobStatus"] in ("Stopping", "Stopped")
     done = wait_for(sm, "api-stop", timeout=30)
@@ -330,11 +334,16 @@ def test_restart_keeps_jobs_logs_and_metrics_and_fails_jobs_that_were_running(ma
 
 
 def _job_pid(server, name: str) -> int:
+    """The pid of the job's algo-1 process, once the server has recorded it (just after it started)."""
     import sqlite3
 
-    with sqlite3.connect(server.home / "smlocal.db") as db:
-        extra = json.loads(db.execute("SELECT extra FROM jobs WHERE name = ?", (name,)).fetchone()[0])
-    return int(extra["processes"]["pids"]["algo-1"])
+    deadline = time.monotonic() + 10
+    while True:
+        with sqlite3.connect(server.home / "smlocal.db") as db:
+            extra = json.loads(db.execute("SELECT extra FROM jobs WHERE name = ?", (name,)).fetchone()[0])
+        if "processes" in extra or time.monotonic() > deadline:
+            return int(extra["processes"]["pids"]["algo-1"])
+        time.sleep(0.05)
 
 
 def _alive(pid: int) -> bool:
