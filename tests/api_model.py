@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from botocore.model import Shape
+from botocore.validate import ParamValidator
 
 from emulator.api.sagemaker_ops import RELAXATIONS
 from emulator.api.shapes import _pattern
@@ -82,8 +83,14 @@ class ResponseChecker:
         def check(http_response, parsed, model, **_):
             if http_response.status_code >= 300 or model.output_shape is None:
                 return
-            self.checked.append(f"{service_model.service_name}.{model.name}")
+            name = f"{service_model.service_name}.{model.name}"
+            self.checked.append(name)
             for problem in problems(parsed, model.output_shape):
-                self.violations.append(f"{service_model.service_name}.{model.name}{problem}")
+                self.violations.append(f"{name}{problem}")
+            # botocore's own validator too (required members, types, minimums).
+            body = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
+            report = ParamValidator().validate(body, model.output_shape)
+            if report.has_errors():
+                self.violations.append(f"{name}: {report.generate_report()}")
 
         client.meta.events.register("after-call", check)
