@@ -36,6 +36,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def children(pid: int) -> list[int]:
+    """Direct children of a process (from /proc: field 4 of /proc/<pid>/stat is the parent)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 @dataclass
 class ApiServer:
     home: Path
@@ -85,8 +98,7 @@ class ApiServer:
 
     def kill_server_only(self) -> None:
         """SIGKILL gunicorn's master and worker (not the jobs' processes): a crash."""
-        worker_pids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
-        for pid in [self.proc.pid, *map(int, worker_pids)]:
+        for pid in [self.proc.pid, *children(self.proc.pid)]:
             try:
                 os.kill(int(pid), signal.SIGKILL)
             except ProcessLookupError:
