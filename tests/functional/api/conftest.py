@@ -58,6 +58,7 @@ class ApiServer:
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
     checker: ResponseChecker = field(default_factory=ResponseChecker)
+    clients: list = field(default_factory=list)
 
     @property
     def endpoint(self) -> str:
@@ -86,6 +87,8 @@ class ApiServer:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 40) -> int:
+        for client in self.clients:
+            client.close()  # no idle keep-alive connection for the server to wait out
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
         os.killpg(self.proc.pid, sig)
@@ -111,6 +114,7 @@ class ApiServer:
         client = session.client(service, endpoint_url=self.endpoint,
                                 config=Config(retries={"max_attempts": 1}, read_timeout=30))
         self.checker.attach(client)
+        self.clients.append(client)
         return client
 
 
