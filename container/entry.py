@@ -1,14 +1,16 @@
 """`python -m container train`: run one training job under the SageMaker contract."""
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
 from container.config import TrainingEnv
 from container.errors import ClientError, failure_message, write_failure
+from container.launcher import Launcher, is_worker
 from container.logs import setup_logging
 from container.paths import MLPaths
-from container.registry import algorithm_name, load_train
+from container.registry import algorithm_name, check_host_count, load_train
 from container.stop import StopSignal
 
 
@@ -21,8 +23,13 @@ def train(environ: dict[str, str] | None = None) -> int:
     try:
         name = algorithm_name(environ)
         env = TrainingEnv.read(paths)
+        check_host_count(name, env.resources)
         paths.model.mkdir(parents=True, exist_ok=True)
         paths.output_data.mkdir(parents=True, exist_ok=True)
+        if env.resources.is_distributed and not is_worker(os.environ if environ is None else environ):
+            # This process only launches and watches; the worker it starts trains and
+            # reports success or failure itself.
+            return Launcher(env.resources, dict(environ or {}), stop).run()
         load_train(name)(env, stop)
     except ClientError as exc:
         log.error("Customer Error: %s", exc)
@@ -46,4 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     if args[0] == "serve":
         print("This image is a training image; serving is not part of it.", file=sys.stderr)
         return 64
-    return train()
+    code = train()
+    if code != 0 and is_worker(os.environ):
+        # A failed distributed worker leaves at once: MXNet's exit barrier would wait for the
+        # other workers, which are still training (their launchers end them).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -19,6 +19,8 @@ def failure_message(exc: BaseException) -> str:
     text = str(exc).strip() or exc.__class__.__name__
     if isinstance(exc, ClientError):
         return f"ClientError: {text}"
+    if isinstance(exc, AlgorithmError):
+        return f"AlgorithmError: {text}"
     return f"AlgorithmError: {exc.__class__.__name__}: {text}"
 
 

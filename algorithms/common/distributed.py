@@ -1,21 +1,180 @@
-"""KVStore selection: one machine uses `device` (GPUs) or `local` (CPU); several hosts use MXNet's
-parameter server (`dist_sync` unless `dist_async` is asked for)."""
+"""Training workers: one per host, joined through MXNet's parameter server on several hosts.
+
+One machine uses kvstore `device` (GPUs) or `local` (CPU). Several hosts use `dist_sync`
+(unless `dist_async` is asked for); the container's launcher has started the scheduler and
+servers and set the DMLC_* variables (container.launcher).
+
+With `dist_sync` the workers move in lockstep, so every decision that ends a loop must be the
+same on all of them, or one worker waits forever for the others. `WorkerGroup` makes those
+decisions together: the end of an epoch (when any worker runs out of data), a stop (when any
+worker got SIGTERM), validation metrics (summed over the workers' parts) and BatchNorm
+statistics (averaged; the parameter server only synchronises trained weights). These use the
+kvstore as an all-reduce: with the optimizer running on the workers (`update_on_kvstore`
+off), a server only sums what the workers push under a key. The optimizer state then lives in
+each worker too, so checkpoints can save it.
+
+With `dist_async` there is no lockstep: each worker runs through its own data and decides for
+itself; the servers apply updates as they arrive.
+
+Host 1 (`rank` 0 here, the first of resourceconfig.json's sorted hosts) writes the model and
+the checkpoints. MXNet's own `kv.rank` follows the order in which workers reached the
+scheduler, so it is not used for that.
+"""
 from __future__ import annotations
 
-import mxnet as mx
+import os
 
-from container.config import ResourceConfig
+import mxnet as mx
+import numpy as np
+
+from container.config import ChannelConfig, ResourceConfig
 from container.logs import get_logger
+from container.stop import StopSignal
+
+DIST_KINDS = ("dist_sync", "dist_async")
+_KEY_PREFIX = "__worker_group__"
+# The distributed kvstore of this process. Freeing a KVStore runs MXNet's exit barrier, which
+# waits for every other worker: when training fails here the others are still training, so the
+# store must not be freed when the failed job's objects go away. Held here, it is freed at
+# interpreter exit after a success (barrier, servers stopped), and never after a failure (the
+# worker leaves with os._exit and the launchers end the rest; container.entry).
+_KEEP_ALIVE: list[mx.kvstore.KVStore] = []
+
+
+class WorkerGroup:
+    def __init__(self, kv, rank: int = 0, size: int = 1) -> None:
+        self.kv = kv  # what Module / gluon.Trainer take: a KVStore, or a type name for one device
+        self.rank = rank
+        self.size = size
+        self._keys: dict[str, tuple[int, ...]] = {}
+
+    # ---- who is who --------------------------------------------------------------------------
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    @property
+    def synchronous(self) -> bool:
+        return self.distributed and self.kv.type == "dist_sync"
+
+    @property
+    def is_leader(self) -> bool:
+        """True on the host that writes /opt/ml/model and the checkpoints (host 1)."""
+        return self.rank == 0
+
+    @property
+    def optimizer_on_servers(self) -> bool:
+        """dist_async updates on the servers; its optimizer state cannot be saved by a worker."""
+        return self.distributed and not self.synchronous
+
+    def part_of(self, channel: ChannelConfig) -> tuple[int, int]:
+        """(part_index, num_parts) of a channel's records this worker trains on: a share of
+        FullyReplicated data, all of its own ShardedByS3Key shard."""
+        if self.distributed and channel.distribution == "FullyReplicated":
+            return self.rank, self.size
+        return 0, 1
+
+    # ---- decisions made together ------------------------------------------------------------
+    def keep_going(self, has_batch: bool, stop: StopSignal) -> bool:
+        """Called before every training batch: True while every worker has a batch and none was
+        asked to stop. A stop on any worker is raised on all (`stop.requested` becomes True)."""
+        if not self.synchronous:
+            return has_batch and not stop.requested
+        stops, exhausted = self.all_sum("batch", [float(stop.requested), float(not has_batch)])
+        if stops:
+            stop.request()
+        return not stops and not exhausted
+
+    def share_stop(self, stop: StopSignal) -> None:
+        """A stop that arrived on any worker (e.g. during validation) becomes a stop on all."""
+        if self.synchronous and self.all_sum("stop", [float(stop.requested)])[0]:
+            stop.request()
+
+    def all_sum(self, name: str, values) -> np.ndarray:
+        """Element-wise sum over the workers (dist_sync), or the values themselves."""
+        values = np.asarray(values, dtype=np.float64)
+        if not self.synchronous:
+            return values
+        # float64 keeps sums of large counts exact.
+        key, array = _KEY_PREFIX + name, mx.nd.array(values, dtype="float64")
+        if self._keys.get(key) != values.shape:
+            if key in self._keys:
+                raise ValueError(f"all_sum({name!r}) needs the same shape every time")
+            self.kv.init(key, mx.nd.zeros(values.shape, dtype="float64"))
+            self._keys[key] = values.shape
+        self.kv.push(key, array)
+        out = mx.nd.zeros(values.shape, dtype="float64")
+        self.kv.pull(key, out=out)
+        return out.asnumpy()
+
+    def sum_metric(self, metric: mx.metric.EvalMetric, name: str) -> None:
+        """Turn a metric updated on this worker's part into the metric over all parts."""
+        if not self.synchronous:
+            return
+        parts = metric.metrics if isinstance(metric, mx.metric.CompositeEvalMetric) else [metric]
+        totals = self.all_sum("metric-" + name, [v for m in parts for v in (m.sum_metric, m.num_inst)])
+        for i, part in enumerate(parts):
+            part.sum_metric, part.num_inst = float(totals[2 * i]), int(totals[2 * i + 1])
+            part.global_sum_metric, part.global_num_inst = part.sum_metric, part.num_inst
+
+    def average_arrays(self, arrays: dict[str, mx.nd.NDArray], name: str) -> dict[str, mx.nd.NDArray]:
+        """Mean of each array over the workers (dist_sync), in one exchange."""
+        if not self.synchronous or not arrays:
+            return arrays
+        names = sorted(arrays)
+        flat = np.concatenate([arrays[n].asnumpy().ravel() for n in names])
+        mean = self.all_sum(name, flat) / self.size
+        out, offset = {}, 0
+        for n in names:
+            size = arrays[n].size
+            out[n] = mx.nd.array(mean[offset:offset + size].reshape(arrays[n].shape), dtype=arrays[n].dtype)
+            offset += size
+        return out
+
+    # ---- Module helpers ---------------------------------------------------------------------
+    def start_module(self, module: mx.mod.Module) -> None:
+        """After `init_optimizer`: every worker starts from the same weights (the first worker's).
+        With the optimizer on the workers, Module only seeds the kvstore and would leave each
+        worker with its own random initialisation."""
+        if not self.synchronous or module._update_on_kvstore:
+            return
+        arg, aux = module.get_params()
+        for name, value in arg.items():
+            if name in module._exec_group.param_names:
+                self.kv.pull(name, out=value)
+        leader_aux = {n: v if self.is_leader else mx.nd.zeros_like(v) for n, v in aux.items()}
+        aux = {n: v * self.size for n, v in self.average_arrays(leader_aux, "aux-start").items()}
+        module.set_params(arg, aux)
+
+    def sync_batchnorm_statistics(self, module: mx.mod.Module) -> None:
+        """Average the BatchNorm running statistics, which the parameter server leaves per worker,
+        so validation and the saved model use the same network on every worker."""
+        if not self.synchronous:
+            return
+        arg, aux = module.get_params()
+        module.set_params(arg, self.average_arrays(aux, "aux"))
+
+
+def worker_group(requested: str | None, resources: ResourceConfig, num_devices: int, gpu: bool) -> WorkerGroup:
+    log = get_logger()
+    if resources.is_distributed:
+        kind = requested if requested in DIST_KINDS else "dist_sync"
+        if kind == "dist_sync":
+            # Module and gluon.Trainer read this when they set up the optimizer (see above).
+            os.environ["MXNET_UPDATE_ON_KVSTORE"] = "0"
+        log.info("Distributed training on %d hosts with kv_store=%s", len(resources.hosts), kind)
+        kv = mx.kv.create(kind)
+        _KEEP_ALIVE.append(kv)
+        if kv.num_workers != len(resources.hosts):
+            raise RuntimeError(f"The parameter-server group has {kv.num_workers} workers for "
+                               f"{len(resources.hosts)} hosts")
+        return WorkerGroup(kv, resources.host_rank, len(resources.hosts))
+    if requested in DIST_KINDS:
+        log.info("kv_store=%s is ignored on a single machine.", requested)
+    kind = "device" if gpu else "local"
+    return WorkerGroup(kind if num_devices == 1 else mx.kv.create(kind))  # Module skips the kvstore for one device
 
 
 def kvstore_for(requested: str | None, resources: ResourceConfig, num_devices: int, gpu: bool):
-    if resources.is_distributed:
-        kind = requested if requested in ("dist_sync", "dist_async") else "dist_sync"
-        get_logger().info("Distributed training on %d hosts with kv_store=%s", len(resources.hosts), kind)
-        return mx.kv.create(kind)
-    if requested in ("dist_sync", "dist_async"):
-        get_logger().info("kv_store=%s is ignored on a single machine.", requested)
-    kind = "device" if gpu else "local"
-    if num_devices == 1:
-        return kind  # Module skips the kvstore for one device
-    return mx.kv.create(kind)
+    """The kvstore alone, for code that does not use WorkerGroup's collective decisions."""
+    return worker_group(requested, resources, num_devices, gpu).kv

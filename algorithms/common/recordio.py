@@ -10,7 +10,7 @@ import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 import mxnet as mx
 import numpy as np
@@ -84,32 +84,41 @@ class Record:
     image: bytes
 
 
+def read_payloads(handle: BinaryIO, source: str) -> Iterator[tuple[int, bytes]]:
+    """(byte offset, payload) of every record read from a file or a stream (a Pipe-mode FIFO);
+    multi-part records are joined. Corrupt framing is a ClientError naming `source`
+    ("file x.rec", "stream train_0 of channel 'train'")."""
+    offset = 0
+    while True:
+        start = offset
+        head = handle.read(8)
+        if not head:
+            return
+        payload = b""
+        while True:  # a record is one part (flag 0) or parts flagged 1, 2..., 3
+            if len(head) < 8:
+                raise ClientError(f"Corrupt RecordIO {source}: truncated record at byte {start}")
+            magic, lrec = struct.unpack("<II", head)
+            if magic != RECORDIO_MAGIC:
+                raise ClientError(f"Corrupt RecordIO {source}: bad magic number at byte {offset}")
+            cflag, length = lrec >> 29, lrec & ((1 << 29) - 1)
+            part = handle.read(length)
+            padding = (4 - length % 4) % 4
+            if len(part) < length or len(handle.read(padding)) < padding:
+                raise ClientError(f"Corrupt RecordIO {source}: truncated record at byte {start}")
+            offset += 8 + length + padding
+            payload += part
+            if cflag in (0, 3):
+                break
+            payload += struct.pack("<I", RECORDIO_MAGIC)  # the writer split the payload at a magic word
+            head = handle.read(8)
+        yield start, payload
+
+
 def iter_records(path: Path) -> Iterator[Record]:
     """Every record of a .rec file with its byte offset; corrupt framing is a ClientError."""
     with open(path, "rb") as handle:
-        while True:
-            offset = handle.tell()
-            head = handle.read(8)
-            if not head:
-                return
-            if len(head) < 8:
-                raise ClientError(f"Corrupt RecordIO file {path.name}: truncated record at byte {offset}")
-            magic, lrec = struct.unpack("<II", head)
-            if magic != RECORDIO_MAGIC:
-                raise ClientError(f"Corrupt RecordIO file {path.name}: bad magic number at byte {offset}")
-            cflag, length = lrec >> 29, lrec & ((1 << 29) - 1)
-            payload = handle.read(length)
-            if len(payload) < length:
-                raise ClientError(f"Corrupt RecordIO file {path.name}: truncated record at byte {offset}")
-            handle.read((4 - length % 4) % 4)
-            while cflag in (1, 2):  # multi-part record: keep reading continuation parts
-                more = handle.read(8)
-                magic, lrec = struct.unpack("<II", more)
-                cflag, length = lrec >> 29, lrec & ((1 << 29) - 1)
-                payload += struct.pack("<I", RECORDIO_MAGIC) + handle.read(length)
-                handle.read((4 - length % 4) % 4)
-                if cflag == 3:
-                    break
+        for offset, payload in read_payloads(handle, f"file {path.name}"):
             try:
                 header, image = mx.recordio.unpack(payload)
             except Exception as exc:  # noqa: BLE001 - any unpack failure is a corrupt record

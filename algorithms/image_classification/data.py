@@ -1,4 +1,5 @@
-"""Training and validation data: RecordIO channels, or images + .lst packed into RecordIO once.
+"""Training and validation data: RecordIO channels, or images + .lst packed into RecordIO once,
+or Pipe-mode streams written to a .rec file each epoch (pipe_input.py).
 
 Either way one fast path serves training: MXNet's C++ ImageRecordIter with decode threads.
 Every record is scanned once up front (labels, image sizes, counts), so bad data fails before
@@ -16,10 +17,12 @@ import numpy as np
 from algorithms.common.recordio import (
     channel_recordio, image_size, iter_records, pack_lst, read_lst, write_index,
 )
+from algorithms.image_classification.pipe_input import PipeEpochs
 from algorithms.image_classification.preprocess import Preprocessing
 from container.config import TrainingEnv
 from container.errors import ClientError
 from container.logs import get_logger
+from container.stop import StopSignal
 
 RECORDIO = "application/x-recordio"
 IMAGE_TYPES = ("application/x-image", "image/jpeg", "image/png", "image/jpg")
@@ -72,11 +75,42 @@ def _is_recordio(env: TrainingEnv, channel: str) -> bool:
         f"allowed: {RECORDIO}, {', '.join(IMAGE_TYPES[:3])}")
 
 
+class ChannelData:
+    """A channel's data epoch by epoch. File mode: one DataSet, scanned once, every epoch.
+    Pipe mode: the first epoch is read at once (its counts are checked before training), then
+    each `next_epoch()` after the first reads the channel's next FIFO into a new DataSet."""
+
+    def __init__(self, env: TrainingEnv, channel: str, hp, work: Path, stop: StopSignal | None = None) -> None:
+        if channel not in env.channels:
+            raise ClientError(f"Missing required channel '{channel}'; this algorithm needs 'train' and 'validation'")
+        self.name, self.hp, self.work = channel, hp, work
+        self.config = env.channels[channel]
+        work.mkdir(parents=True, exist_ok=True)
+        if self.config.is_pipe:
+            # The first epoch is read without interruption: every worker of a distributed job must
+            # reach the training loop, where a stop is agreed on together.
+            self.pipe = PipeEpochs(env.paths.data, self.config, hp, work, stop=None)
+            self.first: DataSet = scan(self.pipe.read_next(), channel, hp, work)
+            self.pipe.reader.stop = stop
+        else:
+            self.pipe = None
+            self.first = prepare(env, channel, hp, work)
+        self._served_first = False
+
+    def next_epoch(self) -> DataSet:
+        """The DataSet of the next pass over the channel (PipeInterrupted on SIGTERM)."""
+        if self.pipe is None:
+            return self.first
+        if not self._served_first:
+            self._served_first = True
+            return self.first
+        return scan(self.pipe.read_next(), self.name, self.hp, self.work)
+
+
 def prepare(env: TrainingEnv, channel: str, hp, work: Path) -> DataSet:
+    """A File-mode channel as one scanned .rec file."""
     if channel not in env.channels:
         raise ClientError(f"Missing required channel '{channel}'; this algorithm needs 'train' and 'validation'")
-    if env.channels[channel].is_pipe:
-        raise ClientError(f"Pipe mode is not supported for channel '{channel}' in this release; use File")
     work.mkdir(parents=True, exist_ok=True)
     rec = _recordio_source(env, channel, work) if _is_recordio(env, channel) else _image_source(env, channel, work)
     return scan(rec, channel, hp, work)
@@ -146,6 +180,8 @@ def train_iterator(ds: DataSet, hp, batch_size: int, threads: int, part_index: i
 
 
 def validation_iterator(ds: DataSet, hp, batch_size: int, threads: int) -> mx.io.DataIter:
+    """Every record once, in order. The last batch may hold leftovers of the one before it
+    (round_batch=False reports pad 0): use only the first `ds.count` samples of an epoch."""
     pre = Preprocessing(hp.image_shape, hp.resize)
     return mx.io.ImageRecordIter(
         path_imgrec=str(ds.rec), path_imgidx=str(ds.idx), batch_size=batch_size,

@@ -8,7 +8,8 @@ import mxnet as mx
 import numpy as np
 
 from algorithms.common import devices, optim
-from algorithms.common.distributed import kvstore_for
+from algorithms.common.distributed import worker_group
+from algorithms.common.pipe import PipeInterrupted
 from algorithms.common.early_stopping import EarlyStopping
 from algorithms.common.model_store import pretrained_file
 from algorithms.common.trainer import BatchTimer, EpochResult, LoopConfig, LoopState, run_epochs
@@ -45,10 +46,10 @@ class ClassificationJob:
         self.log = get_logger()
         self.contexts = devices.training_contexts()
         self.log.info("Training on %s", self.contexts)
-        self.kv = kvstore_for(hp.kv_store, env.resources, len(self.contexts), devices.uses_gpu(self.contexts))
-        distributed = isinstance(self.kv, mx.kvstore.KVStore) and "dist" in self.kv.type
-        self.workers = self.kv.num_workers if distributed else 1
-        self.rank = self.kv.rank if distributed else 0
+        self.group = worker_group(hp.kv_store, env.resources, len(self.contexts), devices.uses_gpu(self.contexts))
+        self.kv = self.group.kv
+        self.workers = self.group.size
+        self.rank = self.group.rank  # 0 on host 1, which writes the model and checkpoints
         self.float16 = hp.precision_dtype == "float16" and devices.uses_gpu(self.contexts)
         if hp.precision_dtype == "float16" and not self.float16:
             self.log.info("precision_dtype=float16 needs a GPU; training in float32 on the CPU instead.")
@@ -62,8 +63,11 @@ class ClassificationJob:
     def prepare(self) -> None:
         hp = self.hp
         self._choose_initial_weights()  # model compatibility is checked before any data is read
-        self.train_ds = data.prepare(self.env, "train", hp, self.work)
-        self.val_ds = data.prepare(self.env, "validation", hp, self.work)
+        # Pipe mode: SIGTERM may cut short the reading of later training epochs (validation is
+        # always read whole, so every worker validates the same epochs).
+        self.train_data = data.ChannelData(self.env, "train", hp, self.work, self.stop)
+        self.val_data = data.ChannelData(self.env, "validation", hp, self.work)
+        self.train_ds, self.val_ds = self.train_data.first, self.val_data.first
         for ds in (self.train_ds, self.val_ds):
             if ds.count < hp.mini_batch_size:
                 raise ClientError(
@@ -73,11 +77,19 @@ class ClassificationJob:
             raise ClientError(
                 f"mini_batch_size ({hp.mini_batch_size}) must be divisible by the number of devices "
                 f"({len(self.contexts)})")
-        threads = devices.cpu_threads()
-        self.train_iter = data.train_iterator(self.train_ds, hp, hp.mini_batch_size, threads,
-                                              part_index=self.rank, num_parts=self.workers)
-        self.val_iter = data.validation_iterator(self.val_ds, hp, hp.mini_batch_size, threads)
+        self.train_iter = self._train_iterator(self.train_ds)
+        self.val_iter = self._validation_iterator(self.val_ds)
         self._build_module()
+
+    def _train_iterator(self, ds: data.DataSet) -> mx.io.DataIter:
+        part_index, num_parts = self.group.part_of(self.train_data.config)
+        return data.train_iterator(ds, self.hp, self.hp.mini_batch_size, devices.cpu_threads(),
+                                   part_index=part_index, num_parts=num_parts)
+
+    def _validation_iterator(self, ds: data.DataSet) -> mx.io.DataIter:
+        # Not split between workers: each validates all the data it has (its shard with
+        # ShardedByS3Key), so the exact sample count is known; validate() sums over workers.
+        return data.validation_iterator(ds, self.hp, self.hp.mini_batch_size, devices.cpu_threads())
 
     def _choose_initial_weights(self) -> None:
         """Checkpoint (a restarted job) > model channel (incremental) > pretrained > random."""
@@ -146,7 +158,8 @@ class ClassificationJob:
         params.pop("rescale_grad")  # Module sets 1/(batch × workers) itself
         params["begin_num_update"] = self.state.epochs_completed * epoch_batches
         self.module.init_optimizer(kvstore=self.kv, optimizer=hp.optimizer, optimizer_params=params)
-        if self.resume_states is not None:
+        self.group.start_module(self.module)
+        if self.resume_states is not None and not self.group.optimizer_on_servers:
             self.module.load_optimizer_states(str(self.resume_states))
         self.train_metric = metrics.build(bool(hp.multi_label), hp.top_k)
         self.val_metric = metrics.build(bool(hp.multi_label), hp.top_k)
@@ -173,8 +186,10 @@ class ClassificationJob:
 
     def _class_weights(self) -> np.ndarray:
         """Weight of positive examples per class: negatives/positives (1 where a class has none)."""
-        positives = self.train_ds.positives
-        negatives = self.train_ds.count - positives
+        # Summed over the workers: with ShardedByS3Key each host sees only its shard.
+        *positives, count = self.group.all_sum("class-weights", [*self.train_ds.positives, self.train_ds.count])
+        positives = np.asarray(positives)
+        negatives = count - positives
         return np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0).astype(np.float32)
 
     # ---- the epoch loop ---------------------------------------------------------------------
@@ -188,18 +203,14 @@ class ClassificationJob:
         run_epochs(self, config, self.state, self.stop)
 
     def train_epoch(self, epoch: int, stop: StopSignal) -> EpochResult:
-        self.train_iter.reset()
         self.train_metric.reset()
         timer = BatchTimer(epoch, LOG_EVERY_BATCHES, self.hp.mini_batch_size)
-        interrupted = False
-        batches = iter(self.train_iter)
+        batches = self._epoch_batches()
         while True:
-            if stop.requested:
-                interrupted = True
-                break
-            try:
-                batch = next(batches)
-            except StopIteration:
+            batch = None if stop.requested or batches is None else next(batches, None)
+            # On several hosts every worker ends the epoch at the same batch: when one of them
+            # runs out of data or was asked to stop (then stop.requested is set on all).
+            if not self.group.keep_going(batch is not None, stop):
                 break
             timer.data_ready()
             self.module.forward_backward(batch)
@@ -210,6 +221,8 @@ class ClassificationJob:
             # decoding meanwhile, so the wait costs no throughput.
             mx.nd.waitall()
             timer.batch_done(batch.data[0].shape[0] - batch.pad, extra="\t" + _format(self.train_metric))
+        interrupted = stop.requested
+        self.group.sync_batchnorm_statistics(self.module)
         values = dict(self.train_metric.get_name_value())
         result = timer.result(values, interrupted)
         if not interrupted:
@@ -220,12 +233,36 @@ class ClassificationJob:
                           epoch, result.throughput, result.data_wait, result.compute)
         return result
 
+    def _epoch_batches(self):
+        """This epoch's training batches; None when SIGTERM cut short reading a Pipe-mode epoch."""
+        try:
+            ds = self.train_data.next_epoch()
+        except PipeInterrupted:
+            return None
+        if ds is self.train_ds:
+            self.train_iter.reset()
+        else:
+            self.train_ds, self.train_iter = ds, self._train_iterator(ds)
+        return iter(self.train_iter)
+
     def validate(self, epoch: int) -> dict[str, float]:
-        self.val_iter.reset()
+        ds = self.val_data.next_epoch()
+        if ds is self.val_ds:
+            self.val_iter.reset()
+        else:
+            self.val_ds, self.val_iter = ds, self._validation_iterator(ds)
         self.val_metric.reset()
+        remaining = self.val_ds.count
         for batch in self.val_iter:
+            size = batch.data[0].shape[0]
+            fresh = min(size - batch.pad, remaining)  # see data.validation_iterator
+            remaining -= fresh
             self.module.forward(batch, is_train=False)
-            metrics.update_trimmed(self.val_metric, batch.label, self.module.get_outputs(), batch.pad)
+            metrics.update_trimmed(self.val_metric, batch.label, self.module.get_outputs(), size - fresh)
+        # Several hosts: the accuracy over every worker's part, and a SIGTERM seen by any worker
+        # is seen by all, so early stopping, best-model and stop decisions agree.
+        self.group.sum_metric(self.val_metric, "validation")
+        self.group.share_stop(self.stop)
         values = dict(self.val_metric.get_name_value())
         for name, value in values.items():
             self.log.info("Epoch[%d] Validation-%s=%f", epoch, name, value)
@@ -249,6 +286,8 @@ class ClassificationJob:
             old.unlink()
         model_io.export(directory, self.export_symbol, arg, aux, max(state.epochs_completed, 1),
                         (self.hp.mini_batch_size,) + tuple(self.hp.image_shape))
+        if self.group.optimizer_on_servers:
+            return  # dist_async keeps the optimizer state on the parameter servers; a resume restarts it
         tmp = directory / "optimizer.states.tmp"
         self.module.save_optimizer_states(str(tmp))
         tmp.replace(directory / "optimizer.states")
