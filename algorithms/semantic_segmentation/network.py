@@ -35,9 +35,7 @@ def build(algorithm: str, backbone: str, num_classes: int, crop_size: int, base_
           contexts: list[mx.Context], syncbn: bool = False) -> SegBaseModel:
     """The network with its decoder initialised by GluonCV and the backbone by MSRA init (the
     backbone's shapes are inferred at the first forward pass)."""
-    norm = {}
-    if syncbn:
-        norm = {"norm_layer": SyncBatchNorm, "norm_kwargs": {"num_devices": len(contexts)}}
+    norm = normalisation(syncbn, contexts)
     with contextlib.redirect_stdout(io.StringIO()):  # PSPNet prints its crop size
         net = MODELS[algorithm](num_classes, backbone=GLUONCV_BACKBONES[backbone], aux=True, pretrained_base=False,
                                 base_size=base_size, crop_size=crop_size, ctx=contexts[0], **norm)
@@ -46,6 +44,15 @@ def build(algorithm: str, backbone: str, num_classes: int, crop_size: int, base_
         getattr(net, name).initialize(init, ctx=contexts)
     net.collect_params().reset_ctx(contexts)
     return net
+
+
+def normalisation(syncbn: bool, contexts: list[mx.Context]) -> dict:
+    """The norm-layer arguments of the GluonCV constructors. SyncBatchNorm (statistics over all
+    devices) needs GPUs: MXNet 1.9's CPU implementation deadlocks once a network has more than one
+    such layer on several CPU contexts, so CPU contexts keep per-device BatchNorm."""
+    if syncbn and all(c.device_type == "gpu" for c in contexts):
+        return {"norm_layer": SyncBatchNorm, "norm_kwargs": {"num_devices": len(contexts)}}
+    return {}
 
 
 def structural_params(net: SegBaseModel) -> dict:

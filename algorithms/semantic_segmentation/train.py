@@ -8,7 +8,6 @@ from gluoncv.loss import MixSoftmaxCrossEntropyLoss
 from mxnet import autograd, gluon
 
 from algorithms.common import devices, optim
-from algorithms.common.distributed import kvstore_for
 from algorithms.common.early_stopping import EarlyStopping
 from algorithms.common.trainer import BatchTimer, EpochResult, LoopConfig, LoopState, run_epochs
 from algorithms.common.warm_start import check_matching, model_channel_dir
@@ -107,7 +106,9 @@ class SegmentationJob:
 
     def _build_network(self) -> None:
         hp = self.hp
-        if hp.syncbn and len(self.contexts) == 1:
+        if hp.syncbn and not network.normalisation(True, self.contexts):
+            self.log.info("syncbn=True applies to GPUs; on the CPU BatchNorm statistics are per device.")
+        elif hp.syncbn and len(self.contexts) == 1:
             self.log.info("syncbn=True with one device: BatchNorm statistics are those of the one device.")
         self.net = network.build(hp.algorithm, hp.backbone, hp.num_classes, hp.crop_size, hp.base_size,
                                  self.contexts, syncbn=hp.syncbn)
@@ -136,8 +137,9 @@ class SegmentationJob:
         params = optim.optimizer_params(hp.optimizer, settings, hp.learning_rate, scheduler, rescale_grad=1.0)
         params.pop("rescale_grad")  # Trainer.step sets it from the batch size
         params["begin_num_update"] = self.state.epochs_completed * epoch_batches
-        kv = kvstore_for(None, self.env.resources, len(self.contexts), devices.uses_gpu(self.contexts))
-        self.trainer = gluon.Trainer(self.net.collect_params(), hp.optimizer, params, kvstore=kv)
+        # One machine (the built-in is single-instance): Gluon's default "device" kvstore sums the
+        # gradients of several devices, and is skipped for one.
+        self.trainer = gluon.Trainer(self.net.collect_params(), hp.optimizer, params)
         if self.resume_states is not None:
             self.trainer.load_states(str(self.resume_states))
 
