@@ -1,0 +1,119 @@
+"""Image classification on several hosts through the emulator's process runner: MXNet's parameter
+server started by each host's container, sharded data, one model, stops and failures."""
+import json
+import time
+
+import pytest
+
+from container.entry import train
+from tests.ic_jobs import (Background, accuracy, channel, host_log, model_files, processes_of, request, run,
+                           submit)
+
+# A 2-host job sees the same data (in two shards) with twice the batch (mini_batch_size is per
+# host) and so half the steps per epoch; after 12 epochs both have learnt this data (the 2-host
+# job from epoch 9 on). The stated tolerance for their validation accuracy: 10 points (3 of 32
+# validation images).
+EPOCHS = 12
+TOLERANCE = 0.10
+ARTIFACTS = ["image-classification-0012.params", "image-classification-symbol.json", "model-shapes.json"]
+
+
+@pytest.mark.slow
+def test_two_hosts_on_sharded_data_match_one_host(dist_data, tmp_path):
+    validation = channel("validation", dist_data["validation"]["rec"])
+    single = run(request("one-host", [channel("train", dist_data["shards"]), validation], tmp_path / "out",
+                         epochs=EPOCHS, checkpoint_frequency=EPOCHS), tmp_path / "home")
+    double = run(request("two-hosts", [channel("train", dist_data["shards"], distribution="ShardedByS3Key"),
+                                       validation], tmp_path / "out", instance_count=2, epochs=EPOCHS,
+                         checkpoint_frequency=EPOCHS), tmp_path / "home")
+    for job in (single, double):
+        assert job.result.status == "Completed", job.result.failure_reason
+    assert double.result.exit_codes == {"algo-1": 0, "algo-2": 0}
+    # Each host trained on its own half of the shards ...
+    for host in ("algo-1", "algo-2"):
+        assert "Channel 'train': 64 images" in host_log(double, host)
+        assert "Distributed training on 2 hosts with kv_store=dist_sync" in host_log(double, host)
+    # ... in lockstep: the same number of batches, the same validation accuracy every epoch.
+    logged = {host: [line.split("] ", 2)[-1] for line in host_log(double, host).splitlines()
+                     if "Validation-accuracy" in line] for host in ("algo-1", "algo-2")}
+    assert len(logged["algo-1"]) == EPOCHS and logged["algo-1"] == logged["algo-2"]
+    # One model, written by host 1 only.
+    assert model_files(double.result) == ARTIFACTS
+    assert not any((double.dir.host_base("algo-2") / "model").iterdir())
+    one, two = (accuracy(job.result.model_artifacts, dist_data["validation"], tmp_path) for job in (single, double))
+    assert one >= 0.9 and two >= 0.9, (one, two)
+    assert abs(one - two) <= TOLERANCE, (one, two)
+
+
+def test_sigterm_stops_every_host_together_and_host_1_saves_the_model(dist_data, tmp_path):
+    body = request("stop-two-hosts", [channel("train", dist_data["train_rec"]),
+                                      channel("validation", dist_data["validation"]["rec"])],
+                   tmp_path / "out", instance_count=2, epochs=500, checkpoint_frequency=500)
+    job = Background(submit(body, tmp_path / "home"))
+    assert job.wait_for_log("Epoch[1] Validation-accuracy", timeout=180), job.log()[-3000:]
+    stopped_at = time.monotonic()
+    job.job.stop()
+    assert job.join(timeout=60), "the job did not end after SIGTERM"
+    took = time.monotonic() - stopped_at
+    result = job.job.result
+    assert result.status == "Stopped"
+    assert result.exit_codes == {"algo-1": 0, "algo-2": 0}
+    assert took < 30, took
+    for host in ("algo-1", "algo-2"):
+        log = host_log(job.job, host)
+        assert "Training finished (stopped early by SIGTERM)." in log
+        assert log.count("Stopping in epoch") == 1
+    # Both workers stopped in the same epoch (they agree batch by batch) and host 1 saved it.
+    epochs = {host: [line for line in host_log(job.job, host).splitlines() if "Stopping in epoch" in line][0]
+              .split("Stopping in epoch ")[1].split(" ")[0] for host in ("algo-1", "algo-2")}
+    assert epochs["algo-1"] == epochs["algo-2"]
+    assert any(name.endswith(".params") for name in model_files(result))
+    assert processes_of(job.job.dir.root) == []
+
+
+def test_a_failure_on_one_host_ends_the_other_at_once(dist_data, tmp_path):
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "a.rec").write_bytes(dist_data["train_rec"].read_bytes())
+    (shards / "b.rec").write_bytes(b"this is not RecordIO")   # host 2's shard
+    body = request("broken-shard", [channel("train", shards, distribution="ShardedByS3Key"),
+                                    channel("validation", dist_data["validation"]["rec"])],
+                   tmp_path / "out", instance_count=2, epochs=50)
+    started = time.monotonic()
+    job = run(body, tmp_path / "home", stop_grace_seconds=120)
+    assert time.monotonic() - started < 60  # not the 120 s stop grace: host 1 ended when host 2 failed
+    result = job.result
+    assert result.status == "Failed"
+    assert result.failure_reason == "ClientError: Corrupt RecordIO file b.rec: bad magic number at byte 0"
+    assert result.exit_codes == {"algo-1": 1, "algo-2": 2}
+    assert "Host algo-2 ended (exit code 2); ending training on algo-1 too." in host_log(job, "algo-1")
+    assert not (job.dir.host_base("algo-1") / "output" / "failure").exists()
+    assert processes_of(job.dir.root) == []
+
+
+def test_dist_async_from_pipe_mode_channels(dist_data, tmp_path):
+    body = request("async-pipe", [channel("train", dist_data["train_rec"], mode="Pipe"),
+                                  channel("validation", dist_data["validation"]["rec"], mode="Pipe")],
+                   tmp_path / "out", instance_count=2, epochs=2, kv_store="dist_async")
+    job = run(body, tmp_path / "home")
+    assert job.result.status == "Completed", job.result.failure_reason
+    for host in ("algo-1", "algo-2"):
+        log = host_log(job, host)
+        assert "with kv_store=dist_async" in log
+        assert "Channel 'train' epoch 1: " in log and "Channel 'validation' epoch 1: " in log
+        assert "Epoch[1] Validation-accuracy=" in log
+    files = model_files(job.result)  # the best epoch's weights
+    assert files[1:] == ["image-classification-symbol.json", "model-shapes.json"]
+    assert files[0] in ("image-classification-0001.params", "image-classification-0002.params")
+    assert not any((job.dir.host_base("algo-2") / "model").iterdir())
+
+
+def test_semantic_segmentation_refuses_several_hosts(tmp_path):
+    config = tmp_path / "input" / "config"
+    config.mkdir(parents=True)
+    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]}))
+    code = train({"SAGEMAKER_BASE_DIR": str(tmp_path), "SAGEMAKER_ALGORITHM": "semantic-segmentation"})
+    assert code == 2
+    assert (tmp_path / "output" / "failure").read_text().strip() == (
+        "ClientError: Algorithm semantic-segmentation trains on a single instance only: InstanceCount must be 1, "
+        "this job has 2 hosts (algo-1, algo-2)")
