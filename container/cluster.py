@@ -235,6 +235,10 @@ class Coordinator(ControlLink):
         self._attach(peer, sock, reader)
 
     def close(self) -> None:
+        try:
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread; close() alone does not
+        except OSError:
+            pass
         self._server.close()
         super().close()
 
