@@ -95,16 +95,16 @@ class ChannelData:
         else:
             self.pipe = None
             self.first = prepare(env, channel, hp, work)
-        self._served_first = False
+        self.passes = 0  # DataSets handed out so far
 
     def next_epoch(self) -> DataSet:
         """The DataSet of the next pass over the channel (PipeInterrupted on SIGTERM)."""
-        if self.pipe is None:
-            return self.first
-        if not self._served_first:
-            self._served_first = True
-            return self.first
-        return scan(self.pipe.read_next(), self.name, self.hp, self.work)
+        if self.pipe is None or self.passes == 0:
+            ds = self.first
+        else:
+            ds = scan(self.pipe.read_next(), self.name, self.hp, self.work)
+        self.passes += 1
+        return ds
 
 
 def prepare(env: TrainingEnv, channel: str, hp, work: Path) -> DataSet:

@@ -21,6 +21,7 @@ import mxnet as mx
 import numpy as np
 
 from algorithms.common import pipe
+from algorithms.common.recordio import RECORDIO_MAGIC
 from container.config import ChannelConfig
 from container.errors import ClientError
 from container.logs import get_logger
@@ -89,12 +90,24 @@ class PipeEpochs:
                               epoch, count, self.reader.fifo(epoch).name)
         else:
             size = self.reader.spool_next(target)
+            self._check_recordio(target, epoch)
             get_logger().info("Channel '%s' epoch %d: %.1f MB of RecordIO from %s", self.channel.name, epoch,
                               size / 1e6, self.reader.fifo(epoch).name)
         if self._current is not None:
             self._current.unlink(missing_ok=True)
         self._current = target
         return target
+
+    def _check_recordio(self, path: Path, epoch: int) -> None:
+        """The common mistake, named: an augmented manifest streamed without RecordIO wrapping."""
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+        if head and head != RECORDIO_MAGIC.to_bytes(4, "little"):
+            path.unlink()
+            raise ClientError(
+                f"The {self.reader.describe(epoch)} is not RecordIO (it starts with {head!r}). With "
+                f"RecordWrapperType None the channel must hold .rec files; an augmented manifest needs "
+                f"RecordWrapperType RecordIO")
 
     def _pack_manifest(self, target: Path) -> int:
         source = self.reader.describe(self.reader.epoch)

@@ -81,10 +81,10 @@ class ClassificationJob:
         self.val_iter = self._validation_iterator(self.val_ds)
         self._build_module()
 
-    def _train_iterator(self, ds: data.DataSet) -> mx.io.DataIter:
+    def _train_iterator(self, ds: data.DataSet, seed: int = 0) -> mx.io.DataIter:
         part_index, num_parts = self.group.part_of(self.train_data.config)
         return data.train_iterator(ds, self.hp, self.hp.mini_batch_size, devices.cpu_threads(),
-                                   part_index=part_index, num_parts=num_parts)
+                                   part_index=part_index, num_parts=num_parts, seed=seed)
 
     def _validation_iterator(self, ds: data.DataSet) -> mx.io.DataIter:
         # Not split between workers: each validates all the data it has (its shard with
@@ -240,9 +240,10 @@ class ClassificationJob:
         except PipeInterrupted:
             return None
         if ds is self.train_ds:
-            self.train_iter.reset()
+            self.train_iter.reset()  # File mode: the iterator shuffles anew at each reset
         else:
-            self.train_ds, self.train_iter = ds, self._train_iterator(ds)
+            # Pipe mode: a new iterator per epoch; a new seed, so each epoch has its own order.
+            self.train_ds, self.train_iter = ds, self._train_iterator(ds, seed=self.train_data.passes - 1)
         return iter(self.train_iter)
 
     def validate(self, epoch: int) -> dict[str, float]:
