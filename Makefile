@@ -34,6 +34,7 @@ test-fast: setup
 bench: setup
 	$(PY) bench/ic_throughput.py
 	$(PY) bench/ic_warm_start.py
+	$(PY) bench/pipe_input.py
 
 clean:
 	rm -rf $(VENV) .venv-sdk .pytest_cache build *.egg-info
