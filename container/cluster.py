@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from container.config import ResourceConfig
 from container.errors import AlgorithmError
@@ -63,6 +64,16 @@ def host_addresses(resources: ResourceConfig, environ: dict[str, str] | None = N
     return addresses
 
 
+def job_identity(job_name: str, base: Path, current_host: str) -> str:
+    """What tells this job's hosts from those of another job on the same address. On SageMaker
+    and under Docker (container names include the job name) the name is unique; the emulator's
+    process runner keeps host trees side by side (<job folder>/hosts/<host>), and two emulator
+    homes may run jobs of the same name at once, so the job folder is part of it there."""
+    if base.name == current_host:
+        return f"{job_name}@{base.resolve().parent}"
+    return job_name
+
+
 def control_ports(job_name: str) -> list[int]:
     """Candidate control ports, the same list on every host of the job, different per job."""
     low, high = CONTROL_PORT_RANGE
@@ -78,10 +89,19 @@ def control_ports(job_name: str) -> list[int]:
 
 
 def free_port(address: str) -> int:
-    """A port nothing listens on now (the scheduler binds it a moment later)."""
+    """A port nothing listens on now (another process may take it before it is bound again:
+    callers check that their server came up on it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((address, 0))
         return sock.getsockname()[1]
+
+
+def listening(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
 
 
 def _send(sock: socket.socket, message: dict) -> None:
@@ -180,16 +200,22 @@ class ControlLink:
 
 
 class Coordinator(ControlLink):
-    """Host 1's end: listens on the job's first free control port and welcomes the others."""
+    """Host 1's end: holds the job's first free control port from the start, and welcomes the
+    others once `open()` has told it the scheduler's port (until then they are refused and retry)."""
 
-    def __init__(self, job: str, resources: ResourceConfig, address: str, scheduler_port: int) -> None:
+    def __init__(self, job: str, resources: ResourceConfig, address: str) -> None:
         super().__init__(job, resources.current_host, len(resources.hosts) - 1)
         self.others = set(resources.hosts) - {resources.current_host}
-        self.scheduler_port = scheduler_port
-        self._server = self._listen_on_free_candidate(address)
-        threading.Thread(target=self._accept, daemon=True, name="control-accept").start()
+        self.address = address
+        self._server = self._bind_free_candidate(address)
 
-    def _listen_on_free_candidate(self, address: str) -> socket.socket:
+    def open(self, scheduler_port: int) -> None:
+        self.scheduler_port = scheduler_port
+        self._server.listen(16)
+        threading.Thread(target=self._accept, daemon=True, name="control-accept").start()
+        get_logger().info("Coordinating %d host(s) on %s:%d", self.expected_peers + 1, self.address, self.port)
+
+    def _bind_free_candidate(self, address: str) -> socket.socket:
         for port in control_ports(self.job):
             server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
@@ -197,9 +223,7 @@ class Coordinator(ControlLink):
             except OSError:
                 server.close()
                 continue
-            server.listen(16)
             self.port = port
-            get_logger().info("Coordinating %d host(s) on %s:%d", self.expected_peers + 1, address, port)
             return server
         raise AlgorithmError(f"No free control port on {address} among {control_ports(self.job)}")
 

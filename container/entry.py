@@ -29,7 +29,7 @@ def train(environ: dict[str, str] | None = None) -> int:
         if env.resources.is_distributed and not is_worker(os.environ if environ is None else environ):
             # This process only launches and watches; the worker it starts trains and
             # reports success or failure itself.
-            return Launcher(env.resources, dict(environ or {}), stop).run()
+            return Launcher(env.resources, paths.base, dict(environ or {}), stop).run()
         load_train(name)(env, stop)
     except ClientError as exc:
         log.error("Customer Error: %s", exc)

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from container import cluster
 from container.config import ResourceConfig
@@ -33,6 +34,8 @@ WORKER_ROLE = "worker"
 PEER_DONE_LINGER_SECONDS = 60.0
 # Parameter-server processes end within milliseconds of the last worker; give them this long.
 PS_SHUTDOWN_SECONDS = 10.0
+SCHEDULER_ATTEMPTS = 5
+SCHEDULER_START_SECONDS = 120.0  # `import mxnet` alone takes over a second; more on a busy machine
 _POLL_SECONDS = 0.1
 
 
@@ -55,12 +58,13 @@ def dmlc_environment(resources: ResourceConfig, addresses: dict[str, str], sched
 
 
 class Launcher:
-    def __init__(self, resources: ResourceConfig, environ: dict[str, str], stop: StopSignal) -> None:
+    def __init__(self, resources: ResourceConfig, base: Path, environ: dict[str, str], stop: StopSignal) -> None:
         self.resources = resources
         self.environ = {**os.environ, **environ}  # the process's, with the caller's overrides
         self.stop = stop
         self.log = get_logger()
-        self.job = environ.get("TRAINING_JOB_NAME") or "training-job"
+        name = self.environ.get("TRAINING_JOB_NAME") or "training-job"
+        self.job = cluster.job_identity(name, base, resources.current_host)
         self.is_coordinator = resources.host_rank == 0
         self.link: cluster.ControlLink | None = None
         self.ps_processes: dict[str, subprocess.Popen] = {}
@@ -82,22 +86,51 @@ class Launcher:
         addresses = cluster.host_addresses(self.resources, self.environ)
         own = addresses[self.resources.current_host]
         if self.is_coordinator:
-            self.link = cluster.Coordinator(self.job, self.resources, own, cluster.free_port(own))
+            coordinator = cluster.Coordinator(self.job, self.resources, own)
+            self.link = coordinator
+            port = self._start_scheduler(addresses)
+            if port is None:
+                return 0
+            coordinator.open(port)
         else:
             self.link = cluster.join(self.job, self.resources, addresses[hosts[0]], self.stop)
             if self.link is None:
                 self.log.info("Stopped before training started.")
                 return 0
-        env = {**self.environ, **dmlc_environment(self.resources, addresses, self.link.scheduler_port)}
-        if self.is_coordinator:
-            self.log.info("Starting the parameter-server scheduler on %s:%d", own, self.link.scheduler_port)
-            self.ps_processes["scheduler"] = self._spawn_ps_node("scheduler", env)
+        env = self._environment(addresses, self.link.scheduler_port)
         self.ps_processes["server"] = self._spawn_ps_node("server", env)
         self.worker = subprocess.Popen([sys.executable, "-m", "container", "train"],
                                        env=dict(env, DMLC_ROLE=WORKER_ROLE), stdin=subprocess.DEVNULL)
         code, finished = self._watch()
         self.link.announce_exit(code, finished)
         return code
+
+    def _environment(self, addresses: dict[str, str], scheduler_port: int) -> dict[str, str]:
+        return {**self.environ, **dmlc_environment(self.resources, addresses, scheduler_port)}
+
+    def _start_scheduler(self, addresses: dict[str, str]) -> int | None:
+        """Start the scheduler on a free port and wait until it listens; the other hosts learn
+        the port only then. A port another process took in between makes the scheduler fail to
+        bind: then another port is tried. None if SIGTERM came first."""
+        own = addresses[self.resources.current_host]
+        for _ in range(SCHEDULER_ATTEMPTS):
+            port = cluster.free_port(own)
+            self.log.info("Starting the parameter-server scheduler on %s:%d", own, port)
+            proc = self._spawn_ps_node("scheduler", self._environment(addresses, port))
+            self.ps_processes["scheduler"] = proc
+            deadline = time.monotonic() + SCHEDULER_START_SECONDS
+            while proc.poll() is None and not cluster.listening(own, port):
+                if self.stop.requested:
+                    self.log.info("Stopped before training started.")
+                    return None
+                if time.monotonic() > deadline:
+                    raise AlgorithmError(f"The parameter-server scheduler did not listen on {own}:{port} "
+                                         f"within {SCHEDULER_START_SECONDS:.0f} s")
+                time.sleep(_POLL_SECONDS)
+            if proc.poll() is None:
+                return port
+            self.log.info("The scheduler could not use port %d (exit code %d); trying another.", port, proc.returncode)
+        raise AlgorithmError(f"The parameter-server scheduler failed to start {SCHEDULER_ATTEMPTS} times")
 
     @staticmethod
     def _spawn_ps_node(role: str, env: dict[str, str]) -> subprocess.Popen:

@@ -107,6 +107,14 @@ class WorkerGroup:
         self.kv.pull(key, out=out)
         return out.asnumpy()
 
+    def broadcast(self, name: str, values) -> np.ndarray:
+        """Host 1's values on every worker (dist_sync; e.g. a score only host 1 computed), or the
+        values themselves."""
+        values = np.asarray(values, dtype=np.float64)
+        if not self.synchronous:
+            return values
+        return self.all_sum(name, values if self.is_leader else np.zeros_like(values))
+
     def sum_metric(self, metric: mx.metric.EvalMetric, name: str) -> None:
         """Turn a metric updated on this worker's part into the metric over all parts."""
         if not self.synchronous:
@@ -121,29 +129,22 @@ class WorkerGroup:
         """Mean of each array over the workers (dist_sync), in one exchange."""
         if not self.synchronous or not arrays:
             return arrays
-        names = sorted(arrays)
-        flat = np.concatenate([arrays[n].asnumpy().ravel() for n in names])
-        mean = self.all_sum(name, flat) / self.size
-        out, offset = {}, 0
-        for n in names:
-            size = arrays[n].size
-            out[n] = mx.nd.array(mean[offset:offset + size].reshape(arrays[n].shape), dtype=arrays[n].dtype)
-            offset += size
-        return out
+        return _unflatten(self.all_sum(name, _flatten(arrays)) / self.size, arrays)
 
     # ---- Module helpers ---------------------------------------------------------------------
     def start_module(self, module: mx.mod.Module) -> None:
-        """After `init_optimizer`: every worker starts from the same weights (the first worker's).
-        With the optimizer on the workers, Module only seeds the kvstore and would leave each
-        worker with its own random initialisation."""
+        """After `init_optimizer`: every worker starts from the same weights (those the kvstore
+        was seeded with, and host 1's BatchNorm statistics). With the optimizer on the workers,
+        Module only seeds the kvstore and would leave each worker with its own random
+        initialisation."""
         if not self.synchronous or module._update_on_kvstore:
             return
         arg, aux = module.get_params()
         for name, value in arg.items():
             if name in module._exec_group.param_names:
                 self.kv.pull(name, out=value)
-        leader_aux = {n: v if self.is_leader else mx.nd.zeros_like(v) for n, v in aux.items()}
-        aux = {n: v * self.size for n, v in self.average_arrays(leader_aux, "aux-start").items()}
+        if aux:
+            aux = _unflatten(self.broadcast("aux-start", _flatten(aux)), aux)
         module.set_params(arg, aux)
 
     def sync_batchnorm_statistics(self, module: mx.mod.Module) -> None:
@@ -153,6 +154,20 @@ class WorkerGroup:
             return
         arg, aux = module.get_params()
         module.set_params(arg, self.average_arrays(aux, "aux"))
+
+
+def _flatten(arrays: dict[str, mx.nd.NDArray]) -> np.ndarray:
+    """All arrays as one vector (sorted by name), so they travel in one exchange."""
+    return np.concatenate([arrays[n].asnumpy().ravel() for n in sorted(arrays)])
+
+
+def _unflatten(flat: np.ndarray, like: dict[str, mx.nd.NDArray]) -> dict[str, mx.nd.NDArray]:
+    out, offset = {}, 0
+    for n in sorted(like):
+        size = like[n].size
+        out[n] = mx.nd.array(flat[offset:offset + size].reshape(like[n].shape), dtype=like[n].dtype)
+        offset += size
+    return out
 
 
 def worker_group(requested: str | None, resources: ResourceConfig, num_devices: int, gpu: bool) -> WorkerGroup:

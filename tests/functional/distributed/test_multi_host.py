@@ -117,3 +117,17 @@ def test_semantic_segmentation_refuses_several_hosts(tmp_path):
     assert (tmp_path / "output" / "failure").read_text().strip() == (
         "ClientError: Algorithm semantic-segmentation trains on a single instance only: InstanceCount must be 1, "
         "this job has 2 hosts (algo-1, algo-2)")
+
+
+def test_two_jobs_share_the_loopback_without_port_clashes(dist_data, tmp_path):
+    def body(name):
+        return request(name, [channel("train", dist_data["train_rec"]),
+                              channel("validation", dist_data["validation"]["rec"])],
+                       tmp_path / "out", instance_count=2, epochs=1)
+    jobs = [Background(submit(body(name), tmp_path / "home")) for name in ("first-pair", "second-pair")]
+    for job in jobs:
+        assert job.join(timeout=300)
+        assert job.job.result.status == "Completed", job.job.result.failure_reason
+    ports = {line.rsplit(":", 1)[1] for job in jobs for line in host_log(job.job, "algo-1").splitlines()
+             if "Coordinating 2 host(s) on 127.0.0.1:" in line}
+    assert len(ports) == 2

@@ -2,6 +2,7 @@
 import json
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -31,13 +32,21 @@ def coordinator():
     links = []
 
     def start(job="job-a", hosts=HOSTS, scheduler_port=12345):
-        link = cluster.Coordinator(job, resources(hosts[0], hosts), "127.0.0.1", scheduler_port)
+        link = cluster.Coordinator(job, resources(hosts[0], hosts), "127.0.0.1")
         links.append(link)
+        link.open(scheduler_port)
         return link
 
     yield start
     for link in links:
         link.close()
+
+
+def test_job_identity_tells_same_named_jobs_of_two_emulator_homes_apart(tmp_path):
+    one = cluster.job_identity("job", tmp_path / "home1" / "jobs" / "job" / "hosts" / "algo-2", "algo-2")
+    assert one == cluster.job_identity("job", tmp_path / "home1" / "jobs" / "job" / "hosts" / "algo-1", "algo-1")
+    assert one != cluster.job_identity("job", tmp_path / "home2" / "jobs" / "job" / "hosts" / "algo-2", "algo-2")
+    assert cluster.job_identity("job", Path("/opt/ml"), "algo-1") == "job"  # SageMaker, Docker
 
 
 def test_control_ports_are_the_same_on_every_host_and_differ_between_jobs():
