@@ -135,21 +135,30 @@ def accuracy(model_tar: str | Path, validation: dict, work: Path) -> float:
     return correct / len(rows)
 
 
-def processes_of(job_dir: Path) -> list[int]:
-    """PIDs of live processes started for a job (their SAGEMAKER_BASE_DIR lies in its folder)."""
+def processes_of(job_dir: Path) -> dict[int, dict[str, str]]:
+    """Live processes started for a job (their SAGEMAKER_BASE_DIR lies in its folder): pid ->
+    the variables that tell them apart (SAGEMAKER_BASE_DIR, DMLC_ROLE)."""
     marker = f"SAGEMAKER_BASE_DIR={job_dir}".encode()
-    found = []
+    found = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            environ = (proc / "environ").read_bytes()
+            environ = (proc / "environ").read_bytes().split(b"\0")
             state = (proc / "stat").read_text().split(") ", 1)[1][0]
         except OSError:
             continue
-        if state != "Z" and any(item.startswith(marker) for item in environ.split(b"\0")):
-            found.append(int(proc.name))
+        if state != "Z" and any(item.startswith(marker) for item in environ):
+            variables = dict(item.decode(errors="replace").split("=", 1) for item in environ if b"=" in item)
+            found[int(proc.name)] = {k: variables.get(k, "") for k in ("SAGEMAKER_BASE_DIR", "DMLC_ROLE")}
     return found
+
+
+def launcher_pid(job: TrainingJob, host: str) -> int:
+    """The host's main process (the container's entry, which launches the rest)."""
+    base = str(job.dir.host_base(host))
+    return next(pid for pid, env in processes_of(job.dir.root).items()
+                if env["SAGEMAKER_BASE_DIR"] == base and not env["DMLC_ROLE"])
 
 
 def manifest(path: Path, lines: list[dict]) -> Path:

@@ -1,13 +1,15 @@
 """Image classification on several hosts through the emulator's process runner: MXNet's parameter
 server started by each host's container, sharded data, one model, stops and failures."""
 import json
+import os
+import signal
 import time
 
 import pytest
 
 from container.entry import train
-from tests.ic_jobs import (Background, accuracy, channel, host_log, model_files, processes_of, request, run,
-                           submit)
+from tests.ic_jobs import (Background, accuracy, channel, host_log, launcher_pid, model_files, processes_of,
+                           request, run, submit)
 
 # A 2-host job sees the same data (in two shards) with twice the batch (mini_batch_size is per
 # host) and so half the steps per epoch; after 12 epochs both have learnt this data (the 2-host
@@ -68,7 +70,24 @@ def test_sigterm_stops_every_host_together_and_host_1_saves_the_model(dist_data,
               .split("Stopping in epoch ")[1].split(" ")[0] for host in ("algo-1", "algo-2")}
     assert epochs["algo-1"] == epochs["algo-2"]
     assert any(name.endswith(".params") for name in model_files(result))
-    assert processes_of(job.job.dir.root) == []
+    assert processes_of(job.job.dir.root) == {}
+
+
+def test_sigterm_on_one_host_stops_the_other_host_too(dist_data, tmp_path):
+    body = request("term-one-host", [channel("train", dist_data["train_rec"]),
+                                     channel("validation", dist_data["validation"]["rec"])],
+                   tmp_path / "out", instance_count=2, epochs=500, checkpoint_frequency=500)
+    job = Background(submit(body, tmp_path / "home"))
+    assert job.wait_for_log("Epoch[1] Validation-accuracy", timeout=180), job.log()[-3000:]
+    os.kill(launcher_pid(job.job, "algo-2"), signal.SIGTERM)  # not through the emulator: host 2 alone
+    assert job.join(timeout=60), "the job did not end after SIGTERM on algo-2"
+    result = job.job.result
+    assert result.status == "Completed"  # every host ended by itself with exit code 0
+    assert result.exit_codes == {"algo-1": 0, "algo-2": 0}
+    assert "Received SIGTERM" not in host_log(job.job, "algo-1")
+    assert "Training finished (stopped early by SIGTERM)." in host_log(job.job, "algo-1")
+    assert any(name.endswith(".params") for name in model_files(result))  # host 1 saved the stopped model
+    assert processes_of(job.job.dir.root) == {}
 
 
 def test_a_failure_on_one_host_ends_the_other_at_once(dist_data, tmp_path):
@@ -88,7 +107,7 @@ def test_a_failure_on_one_host_ends_the_other_at_once(dist_data, tmp_path):
     assert result.exit_codes == {"algo-1": 1, "algo-2": 2}
     assert "Host algo-2 ended (exit code 2); ending training on algo-1 too." in host_log(job, "algo-1")
     assert not (job.dir.host_base("algo-1") / "output" / "failure").exists()
-    assert processes_of(job.dir.root) == []
+    assert processes_of(job.dir.root) == {}
 
 
 def test_dist_async_from_pipe_mode_channels(dist_data, tmp_path):
