@@ -19,10 +19,15 @@ itself; the servers apply updates as they arrive.
 Host 1 (`rank` 0 here, the first of resourceconfig.json's sorted hosts) writes the model and
 the checkpoints. MXNet's own `kv.rank` follows the order in which workers reached the
 scheduler, so it is not used for that.
+
+MXNet does not allow string and integer keys in one kvstore. Module addresses it by parameter
+name, gluon.Trainer by parameter index; `worker_group(..., integer_keys=True)` makes the group's
+own keys integers too, for use next to gluon.Trainer.
 """
 from __future__ import annotations
 
 import os
+import zlib
 
 import mxnet as mx
 import numpy as np
@@ -33,6 +38,10 @@ from container.stop import StopSignal
 
 DIST_KINDS = ("dist_sync", "dist_async")
 _KEY_PREFIX = "__worker_group__"
+# Integer keys of the group's own exchanges: above gluon.Trainer's parameter indices, and below
+# 2**31 / 9973, because KVStoreDist picks a key's server with `key * 9973` in a C int.
+_INT_KEY_BASE = 100_000
+_INT_KEY_RANGE = 100_000
 # The distributed kvstore of this process. Freeing a KVStore runs MXNet's exit barrier, which
 # waits for every other worker: when training fails here the others are still training, so the
 # store must not be freed when the failed job's objects go away. Held here, it is freed at
@@ -42,11 +51,13 @@ _KEEP_ALIVE: list[mx.kvstore.KVStore] = []
 
 
 class WorkerGroup:
-    def __init__(self, kv, rank: int = 0, size: int = 1) -> None:
+    def __init__(self, kv, rank: int = 0, size: int = 1, integer_keys: bool = False) -> None:
         self.kv = kv  # what Module / gluon.Trainer take: a KVStore, or a type name for one device
         self.rank = rank
         self.size = size
-        self._keys: dict[str, tuple[int, ...]] = {}
+        self.integer_keys = integer_keys
+        self._keys: dict[str | int, tuple[int, ...]] = {}
+        self._key_names: dict[int, str] = {}
 
     # ---- who is who --------------------------------------------------------------------------
     @property
@@ -96,7 +107,7 @@ class WorkerGroup:
         if not self.synchronous:
             return values
         # float64 keeps sums of large counts exact.
-        key, array = _KEY_PREFIX + name, mx.nd.array(values, dtype="float64")
+        key, array = self._key(name), mx.nd.array(values, dtype="float64")
         if self._keys.get(key) != values.shape:
             if key in self._keys:
                 raise ValueError(f"all_sum({name!r}) needs the same shape every time")
@@ -107,6 +118,35 @@ class WorkerGroup:
         self.kv.pull(key, out=out)
         return out.asnumpy()
 
+    def _key(self, name: str) -> str | int:
+        if not self.integer_keys:
+            return _KEY_PREFIX + name
+        # Derived from the name, so it does not depend on the order of first use.
+        key = _INT_KEY_BASE + zlib.crc32(name.encode()) % _INT_KEY_RANGE
+        if self._key_names.setdefault(key, name) != name:
+            raise ValueError(f"kvstore key {key} of {name!r} is taken by {self._key_names[key]!r}")
+        return key
+
+    def all_gather(self, name: str, rows) -> np.ndarray:
+        """Every worker's rows (n_i, width) stacked in host order (dist_sync), or the rows
+        themselves. Row counts may differ between workers and calls; the width may not."""
+        rows = np.asarray(rows, dtype=np.float64)
+        if rows.ndim != 2:
+            raise ValueError(f"all_gather({name!r}) needs a 2-D array of rows")
+        if not self.synchronous:
+            return rows
+        counts = np.zeros(self.size)
+        counts[self.rank] = len(rows)
+        counts = self.all_sum(f"{name}-rows", counts).astype(int)
+        total, start = int(counts.sum()), int(counts[:self.rank].sum())
+        # Each worker writes its rows into its own slice of a zero buffer; the sum is the
+        # concatenation. The buffer length is rounded up to a power of two, so the varying row
+        # counts use a few keys (each key has one shape) rather than one per count.
+        capacity = 1 << max(total - 1, 0).bit_length()
+        buffer = np.zeros((capacity, rows.shape[1]))
+        buffer[start:start + len(rows)] = rows
+        return self.all_sum(f"{name}-{capacity}", buffer)[:total]
+
     def broadcast(self, name: str, values) -> np.ndarray:
         """Host 1's values on every worker (dist_sync; e.g. a score only host 1 computed), or the
         values themselves."""
@@ -114,6 +154,14 @@ class WorkerGroup:
         if not self.synchronous:
             return values
         return self.all_sum(name, values if self.is_leader else np.zeros_like(values))
+
+    def differs_from_leader(self, name: str, values) -> bool:
+        """dist_sync: True when `values` differ from host 1's (e.g. a checksum of the weights,
+        which lockstep training keeps identical on every worker)."""
+        if not self.synchronous:
+            return False
+        values = np.asarray(values, dtype=np.float64)
+        return not np.array_equal(self.broadcast(name, values), values, equal_nan=True)
 
     def sum_metric(self, metric: mx.metric.EvalMetric, name: str) -> None:
         """Turn a metric updated on this worker's part into the metric over all parts."""
@@ -155,6 +203,44 @@ class WorkerGroup:
         arg, aux = module.get_params()
         module.set_params(arg, self.average_arrays(aux, "aux"))
 
+    # ---- Gluon helpers (with integer_keys=True) -----------------------------------------------
+    def start_parameters(self, params: mx.gluon.ParameterDict) -> None:
+        """Before training: host 1's values of the parameters gluon.Trainer does not distribute
+        (grad_req 'null': BatchNorm statistics, frozen layers). The Trainer gives every worker
+        the same trainable weights when it first touches the kvstore."""
+        fixed = {name: p for name, p in params.items() if p.grad_req == "null"}
+        if not self.synchronous or not fixed:
+            return
+        current = _first_copies(fixed)
+        values = _unflatten(self.broadcast("gluon-start", _flatten(current)), current)
+        for name, param in fixed.items():
+            param.set_data(values[name])
+
+    def start_trainer(self, trainer: mx.gluon.Trainer) -> None:
+        """Before the first batch: gluon.Trainer puts the weights into the kvstore and pulls them
+        back, and this waits for it. Left to the first `step()`, that pull races with the step's
+        own push under the same key, and a worker can receive the summed gradients as its
+        weights (seen with MXNet 1.9.1 and dist_sync). Gluon has no public call for this."""
+        if not self.distributed:
+            return
+        trainer._init_kvstore()  # noqa: SLF001
+        trainer._init_params()  # noqa: SLF001
+        mx.nd.waitall()
+
+    def sync_running_statistics(self, params: mx.gluon.ParameterDict) -> None:
+        """After every epoch: the mean of the BatchNorm running statistics over the workers (the
+        parameter server does not synchronise them), so validation and the saved model use the
+        same network on every worker."""
+        if not self.synchronous:
+            return
+        running = {name: p for name, p in params.items() if name.endswith(("running_mean", "running_var"))}
+        for name, value in self.average_arrays(_first_copies(running), "gluon-running").items():
+            running[name].set_data(value)
+
+
+def _first_copies(params: dict[str, mx.gluon.Parameter]) -> dict[str, mx.nd.NDArray]:
+    return {name: p.list_data()[0] for name, p in params.items()}
+
 
 def _flatten(arrays: dict[str, mx.nd.NDArray]) -> np.ndarray:
     """All arrays as one vector (sorted by name), so they travel in one exchange."""
@@ -170,7 +256,9 @@ def _unflatten(flat: np.ndarray, like: dict[str, mx.nd.NDArray]) -> dict[str, mx
     return out
 
 
-def worker_group(requested: str | None, resources: ResourceConfig, num_devices: int, gpu: bool) -> WorkerGroup:
+def worker_group(requested: str | None, resources: ResourceConfig, num_devices: int, gpu: bool,
+                 integer_keys: bool = False) -> WorkerGroup:
+    """integer_keys: the group's own kvstore keys are integers (for gluon.Trainer, see above)."""
     log = get_logger()
     if resources.is_distributed:
         kind = requested if requested in DIST_KINDS else "dist_sync"
@@ -183,11 +271,12 @@ def worker_group(requested: str | None, resources: ResourceConfig, num_devices: 
         if kv.num_workers != len(resources.hosts):
             raise RuntimeError(f"The parameter-server group has {kv.num_workers} workers for "
                                f"{len(resources.hosts)} hosts")
-        return WorkerGroup(kv, resources.host_rank, len(resources.hosts))
+        return WorkerGroup(kv, resources.host_rank, len(resources.hosts), integer_keys)
     if requested in DIST_KINDS:
         log.info("kv_store=%s is ignored on a single machine.", requested)
     kind = "device" if gpu else "local"
-    return WorkerGroup(kind if num_devices == 1 else mx.kv.create(kind))  # Module skips the kvstore for one device
+    # Module and gluon.Trainer skip the kvstore for one device.
+    return WorkerGroup(kind if num_devices == 1 else mx.kv.create(kind), integer_keys=integer_keys)
 
 
 def kvstore_for(requested: str | None, resources: ResourceConfig, num_devices: int, gpu: bool):

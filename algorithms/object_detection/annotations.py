@@ -5,7 +5,8 @@
      "categories": [{"class_id": 0, "name": "dog"}]}
 
 Each file becomes one packed detection label, `[2, 5, cls, xmin, ymin, xmax, ymax, …]` with the
-coordinates as ratios of the image size, so JSON input trains through the RecordIO path.
+coordinates as ratios of the image size, so JSON input trains through the RecordIO path. The
+label attribute of a Ground Truth augmented manifest is the same object without `file`.
 """
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def objects_from_json(data, where: str) -> list[tuple[float, float, float, float
     """[(class_id, xmin, ymin, xmax, ymax)] as ratios of the image size. Boxes reaching a little
     past the border are clipped to the image; boxes with no area inside it are an error."""
     if not isinstance(data, dict):
-        raise ClientError(f"{where}: expected a JSON object with 'file', 'image_size' and 'annotations'")
+        raise ClientError(f"{where}: expected a JSON object with 'image_size' and 'annotations', got "
+                          f"{json.dumps(data)[:60]}")
     width, height = _image_size(data, where)
     boxes = data.get("annotations")
     if not isinstance(boxes, list):
@@ -66,6 +68,12 @@ def objects_from_json(data, where: str) -> list[tuple[float, float, float, float
                 f"inside the {width:g}x{height:g} image (boxes are absolute pixels)")
         objects.append((class_id, xmin, ymin, xmax, ymax))
     return objects
+
+
+def packed_label(data, where: str) -> tuple[float, ...]:
+    """An annotation object (a JSON file's content, or an augmented manifest's label attribute)
+    as the packed label `[2, 5, cls, xmin, ymin, xmax, ymax, …]`; no objects gives `[2, 5]`."""
+    return HEADER + tuple(v for obj in objects_from_json(data, where) for v in obj)
 
 
 def read_annotation(path: Path, channel: str) -> dict:
@@ -109,7 +117,7 @@ def list_entries(image_dir: Path, image_channel: str, annotation_dir: Path,
             relative = candidates[0]
         if relative in labelled:
             raise ClientError(f"Image '{relative}' in channel '{image_channel}' has more than one annotation file")
-        labelled[relative] = HEADER + tuple(v for obj in objects_from_json(data, where) for v in obj)
+        labelled[relative] = packed_label(data, where)
     missing = [relative for relative in images if relative not in labelled]
     if missing:
         shown = ", ".join(f"'{m}'" for m in missing[:5]) + (" …" if len(missing) > 5 else "")

@@ -4,6 +4,10 @@ Either way training reads one format: records whose label is the built-in's pack
 label `[header_width=2, object_width=5, cls, xmin, ymin, xmax, ymax, …]` (ratios of the image
 size, class -1 = padding). Every record is checked once up front, so bad data fails before the
 first batch with a ClientError naming the channel, file and record.
+
+Pipe mode: each epoch's stream (RecordIO, or an augmented manifest whose label attribute is a
+Ground Truth bounding-box object) becomes a local .rec file, checked the same way
+(`ChannelData`).
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ from gluoncv.data.transforms.experimental.image import random_color_distort
 from mxnet.gluon.data import DataLoader, Dataset
 from gluoncv.data.batchify import Pad, Stack, Tuple
 
+from algorithms.common.pipe import Example
+from algorithms.common.pipe_epochs import PipeEpochFiles, check_pipe_content_type
 from algorithms.common.recordio import channel_recordio, image_size, iter_records, pack_lst, write_index
 from algorithms.object_detection import annotations
 from algorithms.object_detection.network import PIXEL_MEAN
@@ -27,6 +33,7 @@ from algorithms.object_detection.preprocess import to_network_input
 from container.config import TrainingEnv
 from container.errors import ClientError
 from container.logs import get_logger
+from container.stop import StopSignal
 
 RECORDIO = "application/x-recordio"
 IMAGE_TYPES = ("application/x-image", "image/jpeg", "image/png", "image/jpg")
@@ -118,17 +125,59 @@ def _pack_annotated(env: TrainingEnv, channel: str, work: Path) -> Path:
     return pack_lst(entries, env.paths.channel(channel), work / f"{channel}.rec", annotation_channel)
 
 
-def prepare(env: TrainingEnv, channel: str, hp, work: Path) -> DetectionSet:
+def _require(env: TrainingEnv, channel: str) -> None:
     if channel not in env.channels:
         raise ClientError(f"Missing required channel '{channel}'; this algorithm needs 'train' and 'validation'")
-    if env.channels[channel].is_pipe:
-        raise ClientError(f"Pipe mode is not supported for channel '{channel}' in this release; use File")
+
+
+def prepare(env: TrainingEnv, channel: str, hp, work: Path) -> DetectionSet:
+    """A File-mode channel as one checked .rec file."""
+    _require(env, channel)
     work.mkdir(parents=True, exist_ok=True)
     if _is_recordio(env, channel):
         rec = channel_recordio(env.paths.channel(channel), channel, work)
     else:
         rec = _pack_annotated(env, channel, work)
     return scan(rec, channel, hp, work)
+
+
+def manifest_label(example: Example, source: str) -> np.ndarray:
+    """An augmented-manifest line's label attribute (Ground Truth's bounding-box object
+    `{"image_size": [...], "annotations": [{"class_id", "left", "top", "width", "height"}, ...]}`)
+    as the packed label; the scan then checks it like any RecordIO label."""
+    where = f"{source}, line {example.number}, label attribute (the second of AttributeNames)"
+    return np.asarray(annotations.packed_label(example.label_json(source), where), dtype=np.float32)
+
+
+class ChannelData:
+    """A channel epoch by epoch. File mode: one DetectionSet, checked once, every epoch.
+    Pipe mode: the first epoch is read at once (so its counts are checked before training), then
+    each `next_epoch()` after the first reads the channel's next stream into a new DetectionSet."""
+
+    def __init__(self, env: TrainingEnv, channel: str, hp, work: Path, stop: StopSignal | None = None) -> None:
+        _require(env, channel)
+        self.name, self.hp, self.work = channel, hp, work
+        self.config = env.channels[channel]
+        if self.config.is_pipe:
+            check_pipe_content_type(self.config, file_only=" (images with JSON annotations need File mode)")
+            # The first epoch is read without interruption: every worker of a distributed job must
+            # reach the training loop, where a stop is agreed on together.
+            self.pipe = PipeEpochFiles(env.paths.data, self.config, work, manifest_label, stop=None)
+            self.first = scan(self.pipe.read_next(), channel, hp, work)
+            self.pipe.reader.stop = stop
+        else:
+            self.pipe = None
+            self.first = prepare(env, channel, hp, work)
+        self.passes = 0  # DetectionSets handed out so far
+
+    def next_epoch(self) -> DetectionSet:
+        """The DetectionSet of the next pass over the channel (PipeInterrupted on SIGTERM)."""
+        if self.pipe is None or self.passes == 0:
+            ds = self.first
+        else:
+            ds = scan(self.pipe.read_next(), self.name, self.hp, self.work)
+        self.passes += 1
+        return ds
 
 
 def scan(rec: Path, channel: str, hp, work: Path) -> DetectionSet:
@@ -230,17 +279,26 @@ def loader_workers(uses_gpu: bool, cpu_threads: int) -> int:
     return min(8, cpu_threads) if uses_gpu else 0
 
 
+def records(ds: DetectionSet, part_index: int = 0, num_parts: int = 1) -> Dataset:
+    """Part `part_index` of `num_parts` of the channel's records (contiguous, sizes differ by at
+    most one), the share of one host."""
+    dataset = RecordDataset(ds)
+    return dataset.shard(num_parts, part_index) if num_parts > 1 else dataset
+
+
 def train_loader(ds: DetectionSet, hp, batch_size: int, workers: int, part_index: int = 0,
                  num_parts: int = 1) -> DataLoader:
-    dataset = RecordDataset(ds)
-    if num_parts > 1:
-        dataset = dataset.shard(num_parts, part_index)
-    return DataLoader(dataset.transform(TrainTransform(hp.image_shape)), batch_size, shuffle=True,
-                      last_batch="rollover", num_workers=workers,
+    return DataLoader(records(ds, part_index, num_parts).transform(TrainTransform(hp.image_shape)), batch_size,
+                      shuffle=True, last_batch="rollover", num_workers=workers,
                       batchify_fn=Tuple(Stack(), Pad(pad_val=PADDING_CLASS)))
 
 
-def validation_loader(ds: DetectionSet, hp, batch_size: int, workers: int) -> DataLoader:
-    return DataLoader(RecordDataset(ds).transform(ValidationTransform(hp.image_shape)),
-                      min(batch_size, ds.count), shuffle=False, last_batch="keep", num_workers=workers,
+def validation_loader(ds: DetectionSet, hp, batch_size: int, workers: int, part_index: int = 0,
+                      num_parts: int = 1) -> DataLoader | None:
+    """None when this part holds no records (more hosts than validation images)."""
+    part = records(ds, part_index, num_parts)
+    if not len(part):
+        return None
+    return DataLoader(part.transform(ValidationTransform(hp.image_shape)), min(batch_size, len(part)),
+                      shuffle=False, last_batch="keep", num_workers=workers,
                       batchify_fn=Tuple(Stack(), Pad(pad_val=PADDING_CLASS), Stack()))

@@ -49,6 +49,7 @@ class MeanAveragePrecision:
     metric mxnet-ssd evaluates with). Boxes are compared in the original image's pixels."""
 
     def __init__(self, num_classes: int, overlap_threshold: float):
+        self.num_classes = num_classes
         self._metric = VOC07MApMetric(iou_thresh=overlap_threshold,
                                       class_names=[str(c) for c in range(num_classes)])
 
@@ -65,3 +66,30 @@ class MeanAveragePrecision:
     def get(self) -> float:
         _, values = self._metric.get()
         return float(values[-1])
+
+    # The state below is VOCMApMetric's (gluoncv 0.10.5, pinned): per class the number of
+    # ground-truth boxes, and the score and match flag (1 true, 0 false positive) of every
+    # detection. Exchanging it lets several hosts compute the mAP of their pooled parts.
+    def records(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ground-truth boxes per class (C,), detections (N, 3) [class, score, match])."""
+        metric = self._metric
+        positives = np.array([metric._n_pos.get(c, 0) for c in range(self.num_classes)], dtype=np.float64)
+        rows = []
+        for c in sorted(metric._score):
+            scores, matches = metric._score[c], metric._match[c]
+            if len(scores) != len(matches):
+                raise RuntimeError(f"class {c}: {len(scores)} scores but {len(matches)} match flags")
+            rows.extend((c, score, match) for score, match in zip(scores, matches))
+        return positives, np.array(rows, dtype=np.float64).reshape(-1, 3)
+
+    def set_records(self, positives: np.ndarray, detections: np.ndarray) -> None:
+        """Replace the state with `records()` output (e.g. pooled over hosts)."""
+        self.reset()
+        metric = self._metric
+        for c in range(self.num_classes):
+            # Every class gets an entry: one without ground truth scores NaN (left out of the
+            # mean), exactly as when it was never seen.
+            metric._n_pos[c] = int(positives[c])
+            chosen = detections[detections[:, 0] == c]
+            metric._score[c] = list(chosen[:, 1])
+            metric._match[c] = [int(m) for m in chosen[:, 2]]

@@ -1,0 +1,54 @@
+"""Object detection on several hosts through the emulator's process runner: MXNet's parameter
+server started by each host's container, gluon.Trainer with the optimizer on the workers, the
+hosts in lockstep, one validation mAP, one model written by host 1."""
+import re
+
+import pytest
+
+from tests.functional.object_detection.emulated_jobs import (ARTIFACTS, detection_recs, logged_maps, object_count,
+                                                             od_request)
+from tests.ic_jobs import channel, host_log, model_files, processes_of, run
+
+HOSTS = ("algo-1", "algo-2")
+
+
+@pytest.fixture(scope="module")
+def od_shards(tmp_path_factory):
+    """Training data in two .rec files of unequal size (4 and 2 images: 2 and 1 batches of 2),
+    validation in two .rec files of one image each."""
+    root = tmp_path_factory.mktemp("od-dist")
+    train, _ = detection_recs(root, "train", [4, 2], seed=21)
+    validation, validation_parts = detection_recs(root, "validation", [1, 1], seed=31)
+    return {"train": train, "validation": validation, "validation_objects": object_count(validation_parts)}
+
+
+@pytest.mark.slow
+def test_two_hosts_train_in_lockstep_on_unequal_shards_and_host_1_writes_the_model(od_shards, tmp_path):
+    body = od_request("od-two-hosts", [
+        channel("train", od_shards["train"], distribution="ShardedByS3Key"),
+        channel("validation", od_shards["validation"], distribution="ShardedByS3Key")],
+        tmp_path / "out", instance_count=2)
+    job = run(body, tmp_path / "home")
+    assert job.result.status == "Completed", job.result.failure_reason
+    assert job.result.exit_codes == {"algo-1": 0, "algo-2": 0}
+    logs = {host: host_log(job, host) for host in HOSTS}
+    for host, log in logs.items():
+        assert "Distributed training on 2 hosts with kv_store=dist_sync" in log
+        # Host 1's shard has 2 batches, host 2's 1: the epoch ends for both after one batch,
+        # when host 2 runs out (unequal step counts would leave host 1 waiting forever).
+        assert "Epoch[0] Time cost=" in log and "(1 batches of this host" in log
+        # Each host scored its own validation image; the mAP pools both hosts' detections.
+        assert (f"Validation of epoch 0: 1 images on this host; mAP over the {od_shards['validation_objects']} "
+                f"ground-truth objects of all hosts") in log
+    assert "Channel 'train': 4 images" in logs["algo-1"] and "Channel 'train': 2 images" in logs["algo-2"]
+    maps = {host: logged_maps(log) for host, log in logs.items()}
+    assert len(maps["algo-1"]) == 1 and maps["algo-1"] == maps["algo-2"]
+    # Both hosts hold the same network after the epoch (gradients summed over the hosts, the same
+    # update on each, BatchNorm statistics averaged), so host 1's model is the validated one.
+    checksums = {host: re.findall(r"Epoch\[0\] network checksum (\S+ \S+) on ", log) for host, log in logs.items()}
+    assert len(checksums["algo-1"]) == 1 and checksums["algo-1"] == checksums["algo-2"]
+    # One model, written by host 1 only.
+    assert model_files(job.result) == ARTIFACTS
+    assert "Updating the best model" in logs["algo-1"] and "Updating the best model" not in logs["algo-2"]
+    assert not any((job.dir.host_base("algo-2") / "model").iterdir())
+    assert processes_of(job.dir.root) == {}
