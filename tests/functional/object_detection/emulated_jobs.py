@@ -2,6 +2,7 @@
 requests, tiny data as the channels' files, and reading a job's log and model."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -47,3 +48,22 @@ def object_count(parts: list[dict]) -> int:
 def logged_maps(log: str) -> list[tuple[int, str]]:
     """(epoch, value as logged) of every validation mAP line."""
     return [(int(epoch), value) for epoch, value in MAP_LINE.findall(log)]
+
+
+def manifest_line(image: Path, annotation: dict, attribute: str = "bbox") -> dict:
+    """A Ground Truth bounding-box line: the image's path, the label object (the built-in's JSON
+    annotation without `file`) and its metadata."""
+    return {"source-ref": str(image),
+            attribute: {"image_size": annotation["image_size"], "annotations": annotation["annotations"]},
+            f"{attribute}-metadata": {"class-map": {str(c["class_id"]): c["name"] for c in annotation["categories"]},
+                                      "type": "groundtruth/object-detection", "human-annotated": "yes"}}
+
+
+def detection_manifest(path: Path, sample: dict, extra_lines: tuple[dict, ...] = ()) -> Path:
+    """An augmented manifest of a sample set's images, in the order of its .rec, then `extra_lines`."""
+    lines = []
+    for annotation_file in sorted(sample["annotations"].iterdir()):
+        annotation = json.loads(annotation_file.read_text())
+        lines.append(manifest_line(sample["images"] / annotation["file"], annotation))
+    path.write_text("".join(json.dumps(line) + "\n" for line in [*lines, *extra_lines]))
+    return path
