@@ -4,6 +4,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -200,25 +202,35 @@ def test_loader_uses_threads_and_says_so_when_shm_is_small(monkeypatch, caplog):
     assert [b.asnumpy().tolist() for b in large] == [[0, 1], [2, 3]]
 
 
-def _wait_for_sigterm(ready):
+def _block_like_a_loader_worker(ready, held):
+    """A worker's shape: an extra (MXNet-like) thread, and the main thread blocked on the task
+    queue's lock. SIGTERM is masked in the main thread so the kernel hands it to the other thread,
+    as it may for any multithreaded process."""
+    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     ready.set()
-    signal.pause()
+    held.acquire()
 
 
 def test_forked_workers_still_die_on_sigterm():
-    """Data-loading workers inherit the job's SIGTERM handler; their parent must still be able to
-    end them with SIGTERM (and they must not log a stop request)."""
+    """Data-loading workers are forked after the job installed its SIGTERM handler; their parent
+    ends them with SIGTERM (Pool.terminate) and waits, so they must die even when their main thread
+    is blocked and never gets to run a Python-level handler."""
     stop = StopSignal()
     previous = signal.getsignal(signal.SIGTERM)
     try:
         stop.install()
         context = multiprocessing.get_context("fork")
-        ready = context.Event()
-        child = context.Process(target=_wait_for_sigterm, args=(ready,))
+        ready, held = context.Event(), context.Lock()
+        held.acquire()
+        child = context.Process(target=_block_like_a_loader_worker, args=(ready, held))
         child.start()
         assert ready.wait(10)
+        time.sleep(0.2)  # let the child block on the lock
         os.kill(child.pid, signal.SIGTERM)
         child.join(10)
+        if child.exitcode is None:
+            child.kill()
         assert child.exitcode == -signal.SIGTERM
         assert not stop.requested
     finally:
