@@ -223,6 +223,10 @@ class WorkerGroup:
         weights (seen with MXNet 1.9.1 and dist_sync). Gluon has no public call for this."""
         if not self.distributed:
             return
+        for param in trainer._params:  # noqa: SLF001
+            # An inference pass on the CPU leaves MKLDNN's own weight layout in the arrays, and
+            # the parameter server then loses keys ("init N first"); fresh arrays are plain.
+            param.reset_ctx(param.list_ctx())
         trainer._init_kvstore()  # noqa: SLF001
         trainer._init_params()  # noqa: SLF001
         mx.nd.waitall()

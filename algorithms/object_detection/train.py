@@ -156,12 +156,13 @@ class DetectionJob:
                     f"matches no {hp.base_network} parameter (names look like {', '.join(examples)}; see "
                     f"docs/object-detection.md)")
             self.log.info("Frozen %d base-network parameters matching '%s'.", len(frozen), hp.freeze_layer_pattern)
-        if self.group.synchronous:
-            # Every worker starts from host 1's BatchNorm statistics (and frozen layers); the
-            # Trainer shares the trainable weights. Gluon initialises some parameters only at the
-            # first forward pass, so one image's pass comes first.
+        if self.group.distributed:
+            # Gluon initialises some parameters only at the first forward pass, and the kvstore
+            # needs them all before training (start_trainer), so one image's pass comes first.
             side = hp.image_shape
             self.net(mx.nd.zeros((1, 3, side, side), ctx=self.contexts[0])).wait_to_read()
+            # dist_sync: every worker starts from host 1's BatchNorm statistics (and frozen
+            # layers); the Trainer shares the trainable weights.
             self.group.start_parameters(self.net.collect_params())
         self.net.hybridize(static_alloc=True, static_shape=True)
 
