@@ -58,27 +58,34 @@ def test_saved_weights_describe_their_network(net):
     assert described == {"algorithm": net.algorithm, "backbone": "resnet-50", "num_classes": "3"}
 
 
-def test_weights_round_trip_and_must_fit():
-    arrays = _weights(network.build("psp", "resnet-50", 3, CROP, CROP, [mx.cpu()]))
-    other = network.build("psp", "resnet-50", 3, CROP, CROP, [mx.cpu()])
-    network.set_weights(other, arrays, [mx.cpu()], "model_algo-1")
-    name = "head.block.4.weight"
-    assert np.array_equal(network.structural_params(other)[name].data().asnumpy(), arrays[name].asnumpy())
-    with pytest.raises(ClientError, match="parameter 'head.block.4.weight' has shape"):
-        network.set_weights(network.build("psp", "resnet-50", 5, CROP, CROP, [mx.cpu()]), arrays,
-                            [mx.cpu()], "model_algo-1")
+def _stand_ins(model, wrong=None):
+    """An array per parameter with the parameter's shape (1 where Gluon still infers a dimension);
+    `wrong` gets one output channel too many."""
+    arrays = {}
+    for name, param in network.structural_params(model).items():
+        shape = tuple(d or 1 for d in param.shape)
+        if name == wrong:
+            shape = (shape[0] + 1,) + shape[1:]
+        arrays[name] = mx.nd.zeros(shape)
+    return arrays
+
+
+def test_weights_must_fit_the_network():
+    model = network.build("psp", "resnet-50", 3, CROP, CROP, [mx.cpu()])
+    with pytest.raises(ClientError, match=r"model_algo-1 does not fit this network: parameter 'head.block.4.weight' "
+                                          r"has shape \(4, 512, 1, 1\), the network needs \(3, 512, 1, 1\)"):
+        network.set_weights(model, _stand_ins(model, wrong="head.block.4.weight"), [mx.cpu()], "model_algo-1")
+    arrays = _stand_ins(model)
     del arrays["layer4.0.conv1.weight"]
     with pytest.raises(ClientError, match=r"model_algo-1 does not fit this network: 1 parameter\(s\) are missing "
                                           r"\(e.g. layer4.0.conv1.weight\)"):
-        network.set_weights(other, arrays, [mx.cpu()], "model_algo-1")
+        network.set_weights(model, arrays, [mx.cpu()], "model_algo-1")
 
 
 def test_backbone_only_loading_leaves_the_decoder_alone():
     model = network.build("fcn", "resnet-50", 3, CROP, CROP, [mx.cpu()])
     head_before = network.structural_params(model)["head.block.4.weight"].data().asnumpy().copy()
-    model(mx.nd.zeros((1, 3, CROP, CROP)))  # shapes known now
-    backbone = {name: mx.nd.full(p.shape, 0.5) for name, p in network.structural_params(model).items()
-                if network.is_backbone(name)}
+    backbone = {name: value + 0.5 for name, value in _stand_ins(model).items() if network.is_backbone(name)}
     network.set_weights(model, backbone, [mx.cpu()], "store", backbone_only=True)
     params = network.structural_params(model)
     assert np.all(params["layer1.0.conv1.weight"].data().asnumpy() == 0.5)
