@@ -237,9 +237,12 @@ class DetectionJob:
         model disagree with the validation mAP, so that is an error, never a silent drift."""
         if not self.group.synchronous:
             return
-        values = [p.list_data()[0].asnumpy().astype(np.float64) for p in self.net.collect_params().values()
-                  if not network.is_constant(p)]
-        checksum = [sum(float(v.sum()) for v in values), sum(float(np.square(v).sum()) for v in values)]
+        checksum = [0.0, 0.0]  # sum and absolute sum of every learned value (≈ 0.2 s for ResNet-50)
+        for param in self.net.collect_params().values():
+            if not network.is_constant(param):
+                values = param.list_data()[0].asnumpy()
+                checksum[0] += float(values.sum(dtype=np.float64))
+                checksum[1] += float(np.abs(values).sum(dtype=np.float64))
         self.log.info("Epoch[%d] network checksum %.12e %.12e on %s", epoch, *checksum, self.host)
         if self.group.differs_from_leader("network-checksum", checksum):
             raise RuntimeError(f"The network on {self.host} differs from host 1's after epoch {epoch} "
