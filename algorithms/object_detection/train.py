@@ -170,9 +170,10 @@ class DetectionJob:
         params = optimizer_settings(self.hp, self.lockstep_hosts, self.state.epochs_completed)
         trainable = {name: p for name, p in self.net.collect_params().items() if p.grad_req != "null"}
         self.trainer = gluon.Trainer(trainable, self.hp.optimizer, params, kvstore=self.group.kv)
+        # Before load_states, which would otherwise set up the kvstore itself (see start_trainer).
+        self.group.start_trainer(self.trainer)
         if self.resume_states is not None and not self.group.optimizer_on_servers:
             self.trainer.load_states(str(self.resume_states))
-        self.group.start_trainer(self.trainer)
 
     # ---- the epoch loop (run_epochs calls back into the methods below) -----------------------
     def run(self) -> None:

@@ -100,3 +100,23 @@ def test_dist_async_from_pipe_channels_checkpoints_without_optimizer_state(od_sh
     checkpoint = sorted(p.name for p in job.dir.checkpoint_dir("algo-1").iterdir())
     assert checkpoint == ["best", "checkpoint-state.json", *ARTIFACTS]
     assert not any(job.dir.checkpoint_dir("algo-2").iterdir())
+
+
+@pytest.mark.slow
+def test_two_hosts_resume_from_host_1s_checkpoint_with_its_optimizer_state(od_shards, tmp_path):
+    def job(name, epochs):
+        body = od_request(name, [channel("train", od_shards["train"]), channel("validation", od_shards["validation"])],
+                          tmp_path / "out", instance_count=2, epochs=epochs, num_training_samples=6)
+        body["CheckpointConfig"] = {"S3Uri": str(tmp_path / "checkpoints")}  # copied to every host at the start
+        return run(body, tmp_path / "home")
+
+    first = job("od-first", 1)
+    assert first.result.status == "Completed", first.result.failure_reason
+    assert (tmp_path / "checkpoints" / "trainer.states").is_file()
+    second = job("od-resumed", 2)
+    assert second.result.status == "Completed", second.result.failure_reason
+    for host in HOSTS:
+        log = host_log(second, host)
+        assert "Resuming from the checkpoint: 1 epoch(s) already completed." in log
+        assert logged_maps(log)[0][0] == 1  # only epoch 1 was trained
+    assert model_files(second.result) == ARTIFACTS
