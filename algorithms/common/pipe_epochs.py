@@ -32,12 +32,12 @@ RECORDIO = "application/x-recordio"
 LabelOf = Callable[[pipe.Example, str], "float | np.ndarray"]
 
 
-def check_pipe_content_type(channel: ChannelConfig, file_only: str = "") -> None:
+def check_pipe_content_type(channel: ChannelConfig, hint: str = "") -> None:
     """Pipe-mode channels carry RecordIO (or an augmented manifest wrapped in RecordIO)."""
     if channel.base_content_type not in (None, RECORDIO):
         raise ClientError(
             f"Pipe mode for channel '{channel.name}' needs ContentType {RECORDIO} (RecordIO files, or an "
-            f"augmented manifest with RecordWrapperType RecordIO); got '{channel.content_type}'{file_only}")
+            f"augmented manifest with RecordWrapperType RecordIO); got '{channel.content_type}'{hint}")
 
 
 class PipeEpochFiles:

@@ -159,7 +159,7 @@ class ChannelData:
         self.name, self.hp, self.work = channel, hp, work
         self.config = env.channels[channel]
         if self.config.is_pipe:
-            check_pipe_content_type(self.config, file_only=" (images with JSON annotations need File mode)")
+            check_pipe_content_type(self.config, hint=" (images with JSON annotations need File mode)")
             # The first epoch is read without interruption: every worker of a distributed job must
             # reach the training loop, where a stop is agreed on together.
             self.pipe = PipeEpochFiles(env.paths.data, self.config, work, manifest_label, stop=None)
