@@ -17,7 +17,7 @@ import numpy as np
 from algorithms.common.recordio import (
     channel_recordio, image_size, iter_records, pack_lst, read_lst, write_index,
 )
-from algorithms.image_classification.pipe_input import PipeEpochs
+from algorithms.image_classification.pipe_input import pipe_epochs
 from algorithms.image_classification.preprocess import Preprocessing
 from container.config import TrainingEnv
 from container.errors import ClientError
@@ -89,7 +89,7 @@ class ChannelData:
         if self.config.is_pipe:
             # The first epoch is read without interruption: every worker of a distributed job must
             # reach the training loop, where a stop is agreed on together.
-            self.pipe = PipeEpochs(env.paths.data, self.config, hp, work, stop=None)
+            self.pipe = pipe_epochs(env.paths.data, self.config, hp, work, stop=None)
             self.first: DataSet = scan(self.pipe.read_next(), channel, hp, work)
             self.pipe.reader.stop = stop
         else:

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mxnet as mx
 import numpy as np
 
 from algorithms.common import pipe
-from algorithms.common.recordio import RECORDIO_MAGIC
+from algorithms.common.pipe_epochs import PipeEpochFiles
 from container.config import ChannelConfig
 from container.errors import ClientError
-from container.logs import get_logger
 from container.stop import StopSignal
 
 LABEL_FORMATS = ("multi-hot", "class-id")
@@ -63,68 +61,13 @@ def manifest_label(value, hp, fmt: str, where: str):
     return vector
 
 
-class PipeEpochs:
-    """A Pipe-mode channel read epoch by epoch into `<work>/<channel>-epoch<N>.rec`."""
+def pipe_epochs(data_dir: Path, channel: ChannelConfig, hp, work: Path, stop: StopSignal | None) -> PipeEpochFiles:
+    """The channel read epoch by epoch into `<work>/<channel>-epoch<N>.rec` by the shared reader,
+    with augmented-manifest labels converted as this algorithm defines them."""
+    fmt = label_format(channel) if pipe.is_augmented_manifest(channel) else None
 
-    def __init__(self, data_dir: Path, channel: ChannelConfig, hp, work: Path, stop: StopSignal | None) -> None:
-        if channel.base_content_type not in (None, "application/x-recordio"):
-            raise ClientError(
-                f"Pipe mode for channel '{channel.name}' needs ContentType application/x-recordio (RecordIO "
-                f"files, or an augmented manifest with RecordWrapperType RecordIO); got '{channel.content_type}'")
-        self.channel = channel
-        self.hp = hp
-        self.work = work
-        self.reader = pipe.PipeChannel(data_dir, channel.name, stop)
-        self.augmented = pipe.is_augmented_manifest(channel)
-        self.format = label_format(channel) if self.augmented else None
-        self._current: Path | None = None
+    def label_of(example: pipe.Example, source: str):
+        where = f"{source}, line {example.number}"
+        return manifest_label(example.label_json(source), hp, fmt, where)
 
-    def read_next(self) -> Path:
-        """The next epoch as a .rec file; the previous epoch's file is removed (an iterator still
-        holding it open keeps reading it: unlinking does not disturb open files)."""
-        epoch = self.reader.epoch
-        target = self.work / f"{self.channel.name}-epoch{epoch}.rec"
-        if self.augmented:
-            count = self._pack_manifest(target)
-            get_logger().info("Channel '%s' epoch %d: %d augmented-manifest lines from %s", self.channel.name,
-                              epoch, count, self.reader.fifo(epoch).name)
-        else:
-            size = self.reader.spool_next(target)
-            self._check_recordio(target, epoch)
-            get_logger().info("Channel '%s' epoch %d: %.1f MB of RecordIO from %s", self.channel.name, epoch,
-                              size / 1e6, self.reader.fifo(epoch).name)
-        if self._current is not None:
-            self._current.unlink(missing_ok=True)
-        self._current = target
-        return target
-
-    def _check_recordio(self, path: Path, epoch: int) -> None:
-        """The common mistake, named: an augmented manifest streamed without RecordIO wrapping."""
-        with open(path, "rb") as handle:
-            head = handle.read(4)
-        if head and head != RECORDIO_MAGIC.to_bytes(4, "little"):
-            path.unlink()
-            raise ClientError(
-                f"The {self.reader.describe(epoch)} is not RecordIO (it starts with {head!r}). With "
-                f"RecordWrapperType None the channel must hold .rec files; an augmented manifest needs "
-                f"RecordWrapperType RecordIO")
-
-    def _pack_manifest(self, target: Path) -> int:
-        source = self.reader.describe(self.reader.epoch)
-        partial = target.with_name(target.name + ".partial")
-        writer = mx.recordio.MXRecordIO(str(partial), "w")
-        count = 0
-        try:
-            for example in self.reader.examples(2):
-                where = f"{source}, line {example.number}"
-                label = manifest_label(example.label_json(source), self.hp, self.format, where)
-                header = mx.recordio.IRHeader(0, label, example.number, 0)
-                writer.write(mx.recordio.pack(header, example.image))
-                count += 1
-        except BaseException:
-            writer.close()
-            partial.unlink(missing_ok=True)
-            raise
-        writer.close()
-        partial.replace(target)
-        return count
+    return PipeEpochFiles(data_dir, channel, work, label_of, stop)
