@@ -1,5 +1,6 @@
 """File-mode input: images in `train`/`validation`, PNG masks in `<channel>_annotation`, paired by
-base name (`X.jpg` ↔ `X.png`).
+base name (`X.jpg` ↔ `X.png`). Pipe mode (`pipe_input`) writes each epoch's augmented-manifest
+lines out as such pairs and checks them here, the same way.
 
 Every pair is checked before training (in parallel threads): the mask is a single-channel 8-bit
 PNG of the image's size, and every pixel value maps to a class id below num_classes or to 255
@@ -66,14 +67,21 @@ def annotation_channel(channel: str) -> str:
     return f"{channel}_annotation"
 
 
-def _check_channel(env: TrainingEnv, name: str) -> Path:
+def require_channel(env: TrainingEnv, name: str) -> None:
     if name not in env.channels:
         raise ClientError(f"Missing required channel '{name}'; semantic segmentation needs 'train', "
-                          f"'validation', 'train_annotation' and 'validation_annotation'")
+                          f"'validation', 'train_annotation' and 'validation_annotation' (or, in Pipe mode, "
+                          f"augmented manifests in 'train' and 'validation')")
+
+
+def _check_channel(env: TrainingEnv, name: str) -> Path:
+    require_channel(env, name)
     config = env.channels[name]
     if config.is_pipe:
-        raise ClientError(f"Channel '{name}' uses Pipe mode; this release reads semantic segmentation "
-                          f"data in File mode only (images and PNG masks)")
+        raise ClientError(
+            f"Channel '{name}' uses Pipe mode; images and PNG masks in separate channels are read in File mode. "
+            f"Pipe mode takes an augmented manifest in channels 'train' and 'validation' (RecordWrapperType "
+            f"RecordIO, AttributeNames [\"source-ref\", \"<name>-ref\"]) and no annotation channels")
     content_type = config.base_content_type
     if content_type is not None and content_type not in CONTENT_TYPES:
         raise ClientError(f"Unsupported ContentType '{config.content_type}' for channel '{name}'; allowed: "
@@ -117,9 +125,10 @@ def pair_files(env: TrainingEnv, channel: str) -> list[tuple[Path, Path]]:
     return [(images[stem], masks[stem]) for stem in sorted(images)]
 
 
-def read_mask(path: Path, channel: str) -> np.ndarray:
-    """The mask's pixel values as HxW uint8; only single-channel 8-bit PNGs are masks."""
-    where = f"Mask {path.name} in channel '{channel}'"
+def read_mask(path: Path, source: str) -> np.ndarray:
+    """The mask's pixel values as HxW uint8; only single-channel 8-bit PNGs are masks.
+    `source` says where the file came from: "channel 'train_annotation'"."""
+    where = f"Mask {path.name} in {source}"
     try:
         with Image.open(path) as image:
             if image.format != "PNG":
@@ -132,38 +141,50 @@ def read_mask(path: Path, channel: str) -> np.ndarray:
                     f"class ids (a palette PNG keeps the colours for viewing)")
             return np.asarray(image, dtype=np.uint8)
     except (OSError, SyntaxError) as exc:
-        raise ClientError(f"Cannot read mask {path.name} in channel '{channel}': {exc}") from None
+        raise ClientError(f"Cannot read mask {path.name} in {source}: {exc}") from None
 
 
-def image_size(path: Path, channel: str) -> tuple[int, int]:
+def image_size(path: Path, source: str) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             return image.size
     except (OSError, SyntaxError) as exc:
-        raise ClientError(f"Cannot read image {path.name} in channel '{channel}': {exc}") from None
+        raise ClientError(f"Cannot read image {path.name} in {source}: {exc}") from None
 
 
-def check_pair(image: Path, mask: Path, channel: str, label_map: LabelMap, num_classes: int) -> tuple[Sample, np.ndarray]:
+@dataclass(frozen=True)
+class Sources:
+    """Where a channel's images and masks came from, as error messages name them."""
+
+    images: str  # "channel 'train'"
+    masks: str   # "channel 'train_annotation'"
+
+    @classmethod
+    def file_mode(cls, channel: str) -> "Sources":
+        return cls(f"channel '{channel}'", f"channel '{annotation_channel(channel)}'")
+
+
+def check_pair(image: Path, mask: Path, sources: Sources, label_map: LabelMap,
+               num_classes: int) -> tuple[Sample, np.ndarray]:
     """Validate one pair; returns the sample and its labelled-pixel count per class."""
-    masks_channel = annotation_channel(channel)
-    width, height = image_size(image, channel)
-    values = read_mask(mask, masks_channel)
+    width, height = image_size(image, sources.images)
+    values = read_mask(mask, sources.masks)
     if values.shape != (height, width):
         raise ClientError(
-            f"Mask {mask.name} in channel '{masks_channel}' is {values.shape[1]}x{values.shape[0]} (WxH) but image "
-            f"{image.name} in channel '{channel}' is {width}x{height}; a mask must have its image's size")
+            f"Mask {mask.name} in {sources.masks} is {values.shape[1]}x{values.shape[0]} (WxH) but image "
+            f"{image.name} in {sources.images} is {width}x{height}; a mask must have its image's size")
     present = np.flatnonzero(np.bincount(values.ravel(), minlength=256))
     mapped = label_map.lookup[present]
     unmapped = present[mapped == UNMAPPED]
     if unmapped.size:
         raise ClientError(
-            f"Mask {mask.name} in channel '{masks_channel}' holds pixel value(s) {_list(unmapped)} that label map "
+            f"Mask {mask.name} in {sources.masks} holds pixel value(s) {_list(unmapped)} that label map "
             f"{label_map.source} does not map to a class")
     bad = (mapped != IGNORE_LABEL) & (mapped >= num_classes)
     if bad.any():
         via = "" if label_map.kind == "identity" else f" (after label map {label_map.source})"
         raise ClientError(
-            f"Mask {mask.name} in channel '{masks_channel}' holds class id(s) {_list(mapped[bad])}{via}, but "
+            f"Mask {mask.name} in {sources.masks} holds class id(s) {_list(mapped[bad])}{via}, but "
             f"num_classes is {num_classes}: class ids must be in [0, {num_classes - 1}] or 255 (ignore)")
     labels = label_map.apply(values)
     counts = np.bincount(labels[labels != IGNORE_LABEL].ravel(), minlength=num_classes)[:num_classes]
@@ -176,13 +197,18 @@ def _list(values: np.ndarray) -> str:
 
 
 def prepare(env: TrainingEnv, channel: str, label_map: LabelMap, num_classes: int) -> SegmentationSet:
-    pairs = pair_files(env, channel)
+    """A File-mode channel and its annotation channel, checked."""
+    return check_pairs(pair_files(env, channel), channel, Sources.file_mode(channel), label_map, num_classes)
+
+
+def check_pairs(pairs: list[tuple[Path, Path]], channel: str, sources: Sources, label_map: LabelMap,
+                num_classes: int) -> SegmentationSet:
     with ThreadPoolExecutor(max_workers=devices.cpu_threads()) as pool:  # PIL decodes without the GIL
-        checked = list(pool.map(lambda pair: check_pair(*pair, channel, label_map, num_classes), pairs))
+        checked = list(pool.map(lambda pair: check_pair(*pair, sources, label_map, num_classes), pairs))
     samples = [sample for sample, _ in checked]
     class_pixels = np.sum([counts for _, counts in checked], axis=0)
     if not class_pixels.sum():
-        raise ClientError(f"Every mask in channel '{annotation_channel(channel)}' is entirely 255 (ignore); "
+        raise ClientError(f"Every mask in {sources.masks} is entirely 255 (ignore); "
                           f"there is nothing to learn or measure")
     get_logger().info("Channel '%s': %d images with masks; labelled pixels per class: %s", channel,
                       len(samples), ", ".join(f"{c}={int(n)}" for c, n in enumerate(class_pixels)))

@@ -9,9 +9,11 @@ from mxnet import autograd, gluon
 
 from algorithms.common import devices, optim
 from algorithms.common.early_stopping import EarlyStopping
+from algorithms.common.pipe import PipeInterrupted
 from algorithms.common.trainer import BatchTimer, EpochResult, LoopConfig, LoopState, run_epochs
 from algorithms.common.warm_start import check_matching, model_channel_dir
-from algorithms.semantic_segmentation import data, hyperparameters, label_map, metrics, model_io, network, pretrained
+from algorithms.semantic_segmentation import (data, hyperparameters, label_map, metrics, model_io, network,
+                                               pipe_input, pretrained)
 from algorithms.semantic_segmentation.data import LOSS_IGNORE
 from container.config import TrainingEnv
 from container.errors import ClientError
@@ -20,6 +22,7 @@ from container.stop import StopSignal
 
 LOG_EVERY_BATCHES = 20
 TRAINER_STATES = "trainer.states"
+WORK_DIR = "semantic-segmentation"  # under /opt/ml/input/work: Pipe-mode epochs written out
 BEST_DIR = "best"  # inside the checkpoint directory: the best model so far, restored on resume
 MOMENTUM_OPTIMIZERS = ("sgd", "nag")  # momentum and weight_decay apply to these (DG-SS: "sgd only")
 
@@ -55,8 +58,12 @@ class SegmentationJob:
         maps = label_map.read_label_maps(self.env)
         for channel_map in maps.values():
             label_map.check_classes(channel_map, hp.num_classes)
-        self.train_ds = data.prepare(self.env, "train", maps["train"], hp.num_classes)
-        self.val_ds = data.prepare(self.env, "validation", maps["validation"], hp.num_classes)
+        work = self.env.paths.work / WORK_DIR
+        # Pipe mode: SIGTERM may cut short the reading of later training epochs; validation is
+        # always read whole.
+        self.train_data = pipe_input.ChannelData(self.env, "train", maps["train"], hp.num_classes, work, self.stop)
+        self.val_data = pipe_input.ChannelData(self.env, "validation", maps["validation"], hp.num_classes, work)
+        self.train_ds, self.val_ds = self.train_data.first, self.val_data.first
         if self.train_ds.count < hp.mini_batch_size:
             raise ClientError(
                 f"The number of training images must be at least mini_batch_size: channel 'train' has "
@@ -69,9 +76,9 @@ class SegmentationJob:
                           "schedule is sized by num_training_samples.", hp.num_training_samples, self.train_ds.count)
         self._build_network()
         self._build_trainer()
-        workers = data.loader_workers()
-        self.train_loader = data.train_loader(self.train_ds, hp, workers)
-        self.val_loader = data.validation_loader(self.val_ds, hp, workers)
+        self.workers = data.loader_workers()
+        self.train_loader = data.train_loader(self.train_ds, hp, self.workers)
+        self.val_loader = data.validation_loader(self.val_ds, hp, self.workers)
         self.confusion = metrics.ConfusionMatrix(hp.num_classes)
 
     def _choose_initial_weights(self) -> None:
@@ -156,9 +163,9 @@ class SegmentationJob:
     def train_epoch(self, epoch: int, stop: StopSignal) -> EpochResult:
         timer = BatchTimer(epoch, LOG_EVERY_BATCHES, self.hp.mini_batch_size)
         loss_sum, interrupted = 0.0, False
-        batches = iter(self.train_loader)
+        batches = self._epoch_batches()
         while True:
-            if stop.requested:
+            if stop.requested or batches is None:
                 interrupted = True
                 break
             try:
@@ -184,7 +191,20 @@ class SegmentationJob:
                           result.data_wait, result.compute)
         return result
 
+    def _epoch_batches(self):
+        """This epoch's training batches; None when SIGTERM cut short reading a Pipe-mode epoch."""
+        try:
+            ds = self.train_data.next_epoch()
+        except PipeInterrupted:
+            return None
+        if ds is not self.train_ds:  # Pipe mode: new files every epoch
+            self.train_ds, self.train_loader = ds, data.train_loader(ds, self.hp, self.workers)
+        return iter(self.train_loader)
+
     def validate(self, epoch: int) -> dict[str, float]:
+        ds = self.val_data.next_epoch()
+        if ds is not self.val_ds:
+            self.val_ds, self.val_loader = ds, data.validation_loader(ds, self.hp, self.workers)
         self.confusion.reset()
         timer = BatchTimer(epoch, 0, self.hp.validation_mini_batch_size)
         if self.hp.validation_mini_batch_size == 1:

@@ -67,7 +67,7 @@ def test_palette_and_grayscale_masks_read_as_the_same_class_ids(sample):
     for mode in ("P", "L"):
         path = sample["annotations"].parent / f"m-{mode}.png"
         path.write_bytes(encode_mask(mask, mode))
-        assert np.array_equal(data.read_mask(path, "train_annotation"), mask)
+        assert np.array_equal(data.read_mask(path, "channel 'train_annotation'"), mask)
 
 
 def test_rgb_mask(tmp_path, sample):
