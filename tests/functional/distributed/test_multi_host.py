@@ -104,7 +104,10 @@ def test_a_failure_on_one_host_ends_the_other_at_once(dist_data, tmp_path):
     result = job.result
     assert result.status == "Failed"
     assert result.failure_reason == "ClientError: Corrupt RecordIO file b.rec: bad magic number at byte 0"
-    assert result.exit_codes == {"algo-1": 1, "algo-2": 2}
+    # Host 1 ends itself (1) when its control link reports host 2's failure; on a loaded machine the
+    # emulator's fail-fast SIGTERM can reach it while its interpreter is already exiting (handlers
+    # restored to the default), which ends it by the signal (143). Either way it ended at once.
+    assert result.exit_codes["algo-2"] == 2 and result.exit_codes["algo-1"] in (1, 143, -15)
     assert "Host algo-2 ended (exit code 2); ending training on algo-1 too." in host_log(job, "algo-1")
     assert not (job.dir.host_base("algo-1") / "output" / "failure").exists()
     assert processes_of(job.dir.root) == {}
