@@ -21,15 +21,16 @@ $(STAMP): constraints.txt requirements-train.txt requirements-dev.txt pyproject.
 demo: setup
 	$(PY) -m emulator.demo
 
+# GPU tests need a GPU host: they run in `make gpu-test`, not here.
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not gpu" $(PYTEST_ARGS)
 
 # The SageMaker Python SDK v2 in its own venv (constraints-sdk.txt); the API tests build it on demand.
 sdk-venv: setup
 	$(PY) -m tests.sdk_venv
 
 test-fast: setup
-	$(PY) -m pytest -m "not slow and not docker" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow and not docker and not gpu" $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) bench/ic_throughput.py
