@@ -36,6 +36,7 @@ bench: setup
 	$(PY) bench/ic_throughput.py
 	$(PY) bench/ic_warm_start.py
 	$(PY) bench/pipe_input.py
+	$(PY) bench/ss_throughput.py
 
 clean:
 	rm -rf $(VENV) .venv-sdk .pytest_cache build *.egg-info
