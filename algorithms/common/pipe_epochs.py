@@ -103,3 +103,22 @@ class PipeEpochFiles:
         writer.close()
         partial.replace(target)
         return count
+
+
+class EpochSource:
+    """A channel's data epoch by epoch, shared by the algorithms' ChannelData classes: File mode
+    hands out `first` every epoch; Pipe mode hands out `first` once, then scans each next stream
+    (`self.pipe.read_next()`) with the subclass's `scan_epoch`."""
+
+    pipe: PipeEpochFiles | None
+    first: object
+    passes: int = 0
+
+    def scan_epoch(self, path: Path):
+        raise NotImplementedError
+
+    def next_epoch(self):
+        """The data of the next pass over the channel (PipeInterrupted on SIGTERM)."""
+        data = self.first if self.pipe is None or self.passes == 0 else self.scan_epoch(self.pipe.read_next())
+        self.passes += 1
+        return data

@@ -14,6 +14,7 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
+from algorithms.common.pipe_epochs import EpochSource
 from algorithms.common.recordio import (
     channel_recordio, image_size, iter_records, pack_lst, read_lst, write_index,
 )
@@ -75,7 +76,7 @@ def _is_recordio(env: TrainingEnv, channel: str) -> bool:
         f"allowed: {RECORDIO}, {', '.join(IMAGE_TYPES[:3])}")
 
 
-class ChannelData:
+class ChannelData(EpochSource):
     """A channel's data epoch by epoch. File mode: one DataSet, scanned once, every epoch.
     Pipe mode: the first epoch is read at once (its counts are checked before training), then
     each `next_epoch()` after the first reads the channel's next FIFO into a new DataSet."""
@@ -95,16 +96,9 @@ class ChannelData:
         else:
             self.pipe = None
             self.first = prepare(env, channel, hp, work)
-        self.passes = 0  # DataSets handed out so far
 
-    def next_epoch(self) -> DataSet:
-        """The DataSet of the next pass over the channel (PipeInterrupted on SIGTERM)."""
-        if self.pipe is None or self.passes == 0:
-            ds = self.first
-        else:
-            ds = scan(self.pipe.read_next(), self.name, self.hp, self.work)
-        self.passes += 1
-        return ds
+    def scan_epoch(self, path: Path) -> DataSet:
+        return scan(path, self.name, self.hp, self.work)
 
 
 def prepare(env: TrainingEnv, channel: str, hp, work: Path) -> DataSet:

@@ -25,7 +25,7 @@ from mxnet.gluon.data import DataLoader, Dataset
 from gluoncv.data.batchify import Pad, Stack, Tuple
 
 from algorithms.common.pipe import Example
-from algorithms.common.pipe_epochs import PipeEpochFiles, check_pipe_content_type
+from algorithms.common.pipe_epochs import EpochSource, PipeEpochFiles, check_pipe_content_type
 from algorithms.common.recordio import channel_recordio, image_size, iter_records, pack_lst, write_index
 from algorithms.object_detection import annotations
 from algorithms.object_detection.network import PIXEL_MEAN
@@ -149,7 +149,7 @@ def manifest_label(example: Example, source: str) -> np.ndarray:
     return np.asarray(annotations.packed_label(example.label_json(source), where), dtype=np.float32)
 
 
-class ChannelData:
+class ChannelData(EpochSource):
     """A channel epoch by epoch. File mode: one DetectionSet, checked once, every epoch.
     Pipe mode: the first epoch is read at once (so its counts are checked before training), then
     each `next_epoch()` after the first reads the channel's next stream into a new DetectionSet."""
@@ -168,16 +168,9 @@ class ChannelData:
         else:
             self.pipe = None
             self.first = prepare(env, channel, hp, work)
-        self.passes = 0  # DetectionSets handed out so far
 
-    def next_epoch(self) -> DetectionSet:
-        """The DetectionSet of the next pass over the channel (PipeInterrupted on SIGTERM)."""
-        if self.pipe is None or self.passes == 0:
-            ds = self.first
-        else:
-            ds = scan(self.pipe.read_next(), self.name, self.hp, self.work)
-        self.passes += 1
-        return ds
+    def scan_epoch(self, path: Path) -> DetectionSet:
+        return scan(path, self.name, self.hp, self.work)
 
 
 def scan(rec: Path, channel: str, hp, work: Path) -> DetectionSet:
