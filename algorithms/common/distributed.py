@@ -6,8 +6,9 @@ servers and set the DMLC_* variables (container.launcher).
 
 With `dist_sync` the workers move in lockstep, so every decision that ends a loop must be the
 same on all of them, or one worker waits forever for the others. `WorkerGroup` makes those
-decisions together: the end of an epoch (when any worker runs out of data), a stop (when any
-worker got SIGTERM), validation metrics (summed over the workers' parts) and BatchNorm
+decisions together: the end of an epoch (when every worker has run out of data; a worker whose
+part ended first takes idle steps meanwhile, so each worker trains on every sample of its part
+exactly once per epoch), a stop (when any worker got SIGTERM), validation metrics (summed over the workers' parts) and BatchNorm
 statistics (averaged; the parameter server only synchronises trained weights). These use the
 kvstore as an all-reduce: with the optimizer running on the workers (`update_on_kvstore`
 off), a server only sums what the workers push under a key. The optimizer state then lives in
@@ -87,14 +88,16 @@ class WorkerGroup:
 
     # ---- decisions made together ------------------------------------------------------------
     def keep_going(self, has_batch: bool, stop: StopSignal) -> bool:
-        """Called before every training batch: True while every worker has a batch and none was
-        asked to stop. A stop on any worker is raised on all (`stop.requested` becomes True)."""
+        """Called before every training batch: True while some worker has a batch and none was
+        asked to stop. A stop on any worker is raised on all (`stop.requested` becomes True).
+        With dist_sync a worker without a batch must still take the step, with no gradient
+        (`idle_module_step`, `idle_trainer_step`): the epoch has max(batches of each part) steps."""
         if not self.synchronous:
             return has_batch and not stop.requested
-        stops, exhausted = self.all_sum("batch", [float(stop.requested), float(not has_batch)])
+        stops, batches = self.all_sum("batch", [float(stop.requested), float(has_batch)])
         if stops:
             stop.request()
-        return not stops and not exhausted
+        return not stops and batches > 0
 
     def share_stop(self, stop: StopSignal) -> None:
         """A stop that arrived on any worker (e.g. during validation) becomes a stop on all."""
@@ -242,6 +245,28 @@ class WorkerGroup:
             running[name].set_data(value)
 
 
+def idle_module_step(module: mx.mod.Module) -> None:
+    """A lockstep step without samples: zero gradients go into the workers' sum, so this worker
+    applies the same update as the others and its weights stay identical to theirs."""
+    for grads in module._exec_group.grad_arrays:  # noqa: SLF001 - Module has no public gradient access
+        for grad in grads:
+            grad[:] = 0
+    module.update()
+
+
+def idle_trainer_step(trainer: mx.gluon.Trainer, scale: float) -> None:
+    """`idle_module_step` for gluon.Trainer. The gradients are marked fresh: Trainer would
+    otherwise refuse them as stale, or (ignore_stale_grad) skip their update on this worker only."""
+    for param in trainer._params:  # noqa: SLF001
+        if param.grad_req == "null":
+            continue
+        for grad in param.list_grad():
+            grad[:] = 0
+        for data in param.list_data():
+            data._fresh_grad = True  # noqa: SLF001 - what backward() sets
+    trainer.step(scale)
+
+
 def _first_copies(params: dict[str, mx.gluon.Parameter]) -> dict[str, mx.nd.NDArray]:
     return {name: p.list_data()[0] for name, p in params.items()}
 
@@ -282,7 +307,3 @@ def worker_group(requested: str | None, resources: ResourceConfig, num_devices: 
     # Module and gluon.Trainer skip the kvstore for one device.
     return WorkerGroup(kind if num_devices == 1 else mx.kv.create(kind), integer_keys=integer_keys)
 
-
-def kvstore_for(requested: str | None, resources: ResourceConfig, num_devices: int, gpu: bool):
-    """The kvstore alone, for code that does not use WorkerGroup's collective decisions."""
-    return worker_group(requested, resources, num_devices, gpu).kv

@@ -163,21 +163,40 @@ def augmentation_args(augmentation: str | None) -> dict:
     return args
 
 
-def train_iterator(ds: DataSet, hp, batch_size: int, threads: int, part_index: int = 0,
-                   num_parts: int = 1, seed: int = 0) -> mx.io.DataIter:
+def train_iterator(ds: DataSet, hp, batch_size: int, threads: int, epoch: int, part_index: int = 0,
+                   num_parts: int = 1) -> mx.io.DataIter:
+    """One epoch of training batches: every record of this worker's part exactly once, in an
+    order of its own (the seed is the epoch), in ceil(records / batch_size) batches; the last one
+    is filled up with records from the start of the order and says so in `pad`.
+
+    A new iterator per epoch, never `reset()`: with round_batch, MXNet's iterator carries the
+    records that filled the last batch over into the next epoch, and a reset with batches already
+    prefetched skips or repeats up to a batch, so reset epochs hold the wrong records and report
+    the wrong `pad` (docs/image-classification.md, "Epochs")."""
     return mx.io.ImageRecordIter(
         path_imgrec=str(ds.rec), path_imgidx=str(ds.idx), data_shape=hp.image_shape,
-        batch_size=batch_size, label_width=hp.num_classes if hp.multi_label else 1,
-        resize=hp.resize or -1, shuffle=True, seed=seed, preprocess_threads=threads,
+        batch_size=batch_size, label_width=label_width(hp),
+        resize=hp.resize or -1, shuffle=True, seed=epoch, preprocess_threads=threads,
         num_parts=num_parts, part_index=part_index, round_batch=True, prefetch_buffer=4,
         **augmentation_args(hp.augmentation_type))
 
 
 def validation_iterator(ds: DataSet, hp, batch_size: int, threads: int) -> mx.io.DataIter:
-    """Every record once, in order. The last batch may hold leftovers of the one before it
-    (round_batch=False reports pad 0): use only the first `ds.count` samples of an epoch."""
+    """One pass over every record, in order; as in training, a new iterator per pass and the
+    last batch's filler counted in `pad`."""
     pre = Preprocessing(hp.image_shape, hp.resize)
     return mx.io.ImageRecordIter(
         path_imgrec=str(ds.rec), path_imgidx=str(ds.idx), batch_size=batch_size,
-        label_width=hp.num_classes if hp.multi_label else 1, shuffle=False,
-        preprocess_threads=threads, round_batch=False, **pre.iterator_args())
+        label_width=label_width(hp), shuffle=False,
+        preprocess_threads=threads, round_batch=True, **pre.iterator_args())
+
+
+def label_width(hp) -> int:
+    return hp.num_classes if hp.multi_label else 1
+
+
+def batch_shapes(hp, batch_size: int) -> tuple[list[mx.io.DataDesc], list[mx.io.DataDesc]]:
+    """The data and label shapes of the iterators' batches, to bind a network before any epoch."""
+    label = (batch_size, hp.num_classes) if hp.multi_label else (batch_size,)
+    return ([mx.io.DataDesc("data", (batch_size,) + tuple(hp.image_shape))],
+            [mx.io.DataDesc("softmax_label", label)])

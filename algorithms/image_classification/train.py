@@ -8,7 +8,7 @@ import mxnet as mx
 import numpy as np
 
 from algorithms.common import devices, optim
-from algorithms.common.distributed import worker_group
+from algorithms.common.distributed import idle_module_step, worker_group
 from algorithms.common.pipe import PipeInterrupted
 from algorithms.common.early_stopping import EarlyStopping
 from algorithms.common.model_store import pretrained_file
@@ -77,14 +77,12 @@ class ClassificationJob:
             raise ClientError(
                 f"mini_batch_size ({hp.mini_batch_size}) must be divisible by the number of devices "
                 f"({len(self.contexts)})")
-        self.train_iter = self._train_iterator(self.train_ds)
-        self.val_iter = self._validation_iterator(self.val_ds)
         self._build_module()
 
-    def _train_iterator(self, ds: data.DataSet, seed: int = 0) -> mx.io.DataIter:
+    def _train_iterator(self, ds: data.DataSet, epoch: int) -> mx.io.DataIter:
         part_index, num_parts = self.group.part_of(self.train_data.config)
-        return data.train_iterator(ds, self.hp, self.hp.mini_batch_size, devices.cpu_threads(),
-                                   part_index=part_index, num_parts=num_parts, seed=seed)
+        return data.train_iterator(ds, self.hp, self.hp.mini_batch_size, devices.cpu_threads(), epoch,
+                                   part_index=part_index, num_parts=num_parts)
 
     def _validation_iterator(self, ds: data.DataSet) -> mx.io.DataIter:
         # Not split between workers: each validates all the data it has (its shard with
@@ -141,7 +139,7 @@ class ClassificationJob:
         fixed = ["class_weight"] if weighted else None
         self.module = mx.mod.Module(symbol, data_names=("data",), label_names=("softmax_label",),
                                     context=self.contexts, fixed_param_names=fixed)
-        self.module.bind(data_shapes=self.train_iter.provide_data, label_shapes=self.train_iter.provide_label)
+        self.module.bind(*data.batch_shapes(hp, hp.mini_batch_size))
         arg, aux = self.initial if self.initial else ({}, {})
         arg = dict(arg)
         if weighted:
@@ -205,14 +203,18 @@ class ClassificationJob:
     def train_epoch(self, epoch: int, stop: StopSignal) -> EpochResult:
         self.train_metric.reset()
         timer = BatchTimer(epoch, LOG_EVERY_BATCHES, self.hp.mini_batch_size)
-        batches = self._epoch_batches()
+        batches = self._epoch_batches(epoch)
         while True:
             batch = None if stop.requested or batches is None else next(batches, None)
-            # On several hosts every worker ends the epoch at the same batch: when one of them
-            # runs out of data or was asked to stop (then stop.requested is set on all).
+            # On several hosts every worker ends the epoch at the same batch: when all of them ran
+            # out of data, or one was asked to stop (then stop.requested is set on all).
             if not self.group.keep_going(batch is not None, stop):
                 break
             timer.data_ready()
+            if batch is None:  # this worker's part is done, the others' is not: no samples, no gradient
+                idle_module_step(self.module)
+                timer.batch_done(0)
+                continue
             self.module.forward_backward(batch)
             self.module.update()
             metrics.update_trimmed(self.train_metric, batch.label, self.module.get_outputs(), batch.pad)
@@ -233,33 +235,21 @@ class ClassificationJob:
                           epoch, result.throughput, result.data_wait, result.compute)
         return result
 
-    def _epoch_batches(self):
-        """This epoch's training batches; None when SIGTERM cut short reading a Pipe-mode epoch."""
+    def _epoch_batches(self, epoch: int):
+        """This epoch's training batches (a new iterator, see data.train_iterator); None when
+        SIGTERM cut short reading a Pipe-mode epoch."""
         try:
-            ds = self.train_data.next_epoch()
+            self.train_ds = self.train_data.next_epoch()  # Pipe mode: a new file every epoch
         except PipeInterrupted:
             return None
-        if ds is self.train_ds:
-            self.train_iter.reset()  # File mode: the iterator shuffles anew at each reset
-        else:
-            # Pipe mode: a new iterator per epoch; a new seed, so each epoch has its own order.
-            self.train_ds, self.train_iter = ds, self._train_iterator(ds, seed=self.train_data.passes - 1)
-        return iter(self.train_iter)
+        return iter(self._train_iterator(self.train_ds, epoch))
 
     def validate(self, epoch: int) -> dict[str, float]:
-        ds = self.val_data.next_epoch()
-        if ds is self.val_ds:
-            self.val_iter.reset()
-        else:
-            self.val_ds, self.val_iter = ds, self._validation_iterator(ds)
+        self.val_ds = self.val_data.next_epoch()
         self.val_metric.reset()
-        remaining = self.val_ds.count
-        for batch in self.val_iter:
-            size = batch.data[0].shape[0]
-            fresh = min(size - batch.pad, remaining)  # see data.validation_iterator
-            remaining -= fresh
+        for batch in self._validation_iterator(self.val_ds):
             self.module.forward(batch, is_train=False)
-            metrics.update_trimmed(self.val_metric, batch.label, self.module.get_outputs(), size - fresh)
+            metrics.update_trimmed(self.val_metric, batch.label, self.module.get_outputs(), batch.pad)
         # Several hosts: the accuracy over every worker's part, and a SIGTERM seen by any worker
         # is seen by all, so early stopping, best-model and stop decisions agree.
         self.group.sum_metric(self.val_metric, "validation")
