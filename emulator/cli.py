@@ -19,12 +19,14 @@ from pathlib import Path
 
 import click
 
-from emulator.jobhome import JobHome, default_home
-from emulator.lifecycle import DEFAULT_STOP_GRACE_SECONDS, JobResult, Transition, TrainingJob
+from emulator.jobhome import JobDir, JobHome, default_home
+from emulator.lifecycle import (
+    ACTIVE, DEFAULT_STOP_GRACE_SECONDS, JobResult, Transition, TrainingJob, fail_if_abandoned, hosts_in_use,
+)
 from emulator.spec import (
     ALGORITHMS, DEFAULT_CHECKPOINT_LOCAL_PATH, DEFAULT_MAX_RUNTIME_SECONDS, DEFAULT_ROLE_ARN,
     DEFAULT_VOLUME_SIZE_GB, INPUT_MODES, KNOWN_MEMBERS, MODEL_CHANNEL, MODEL_CONTENT_TYPE,
-    RequestValidationError, TrainingJobSpec, algorithm_of, default_job_name,
+    RequestValidationError, TrainingJobSpec, algorithm_of, default_job_name, validate_job_name,
 )
 from emulator.staging import remove_tree
 from emulator.storage import normalize_location
@@ -38,6 +40,8 @@ CHANNEL_KEYS = {
     "shuffle_seed": "ShuffleConfig", "attribute_names": "AttributeNames",
 }
 S3_SOURCE_KEYS = ("S3DataType", "S3DataDistributionType", "AttributeNames")
+HOME_OPTION = click.option("--home", type=click.Path(file_okay=False),
+                           help="Job home (default $SMLOCAL_HOME or ~/.smlocal).")
 
 
 def _load_json(path: str, what: str):
@@ -226,6 +230,22 @@ def print_result(result: JobResult) -> None:
         click.echo(f"Training seconds: {result.training_seconds}")
 
 
+def _refuse(code: str, message: str) -> None:
+    click.echo(f"Error: {code}: {message}", err=True)
+    sys.exit(2)
+
+
+STATE_KEYS = ("TrainingJobStatus", "SecondaryStatus", "CreationTime")  # what every command reads
+
+
+class UnreadableJob(Exception):
+    """A job folder whose job.json is missing, not JSON or not a job's state."""
+
+
+def _job_home(home: str | None) -> JobHome:
+    return JobHome(Path(home).absolute() if home else default_home())
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Run SageMaker training jobs on this machine."""
@@ -249,6 +269,9 @@ def main() -> None:
 @click.option("--checkpoint-local-path", help=f"CheckpointConfig.LocalPath (default {DEFAULT_CHECKPOINT_LOCAL_PATH}).")
 @click.option("--instance-type", default="local", show_default=True)
 @click.option("--instance-count", type=int, default=1, show_default=True)
+@click.option("--max-hosts", type=click.IntRange(min=1),
+              help="Most hosts that run on this machine at once, this job's and other running jobs' "
+                   "(default $SMLOCAL_MAX_HOSTS, else one per CPU, at least 2, at most one per GiB of memory).")
 @click.option("--volume-size", type=int, default=DEFAULT_VOLUME_SIZE_GB, show_default=True, help="VolumeSizeInGB.")
 @click.option("--max-runtime", type=int, default=DEFAULT_MAX_RUNTIME_SECONDS, show_default=True,
               help="MaxRuntimeInSeconds.")
@@ -257,12 +280,12 @@ def main() -> None:
 @click.option("--strict-gpu", is_flag=True, help="Docker runner: fail if a GPU instance type finds no GPU.")
 @click.option("--stop-grace", type=float, default=DEFAULT_STOP_GRACE_SECONDS, show_default=True,
               help="Seconds between SIGTERM and SIGKILL when the job is stopped.")
-@click.option("--home", type=click.Path(file_okay=False), help="Job home (default $SMLOCAL_HOME or ~/.smlocal).")
+@HOME_OPTION
 @click.option("--dry-run", is_flag=True, help="Print the CreateTrainingJob request and exit.")
 @click.pass_context
 def train(ctx: click.Context, **opts) -> None:
     """Run one training job and wait for it to end (Ctrl-C stops it, a second Ctrl-C kills it)."""
-    home = JobHome(Path(opts["home"]).absolute() if opts["home"] else default_home())
+    home = _job_home(opts["home"])
     request = build_request(ctx, opts, home)
     if opts["dry_run"]:
         click.echo(json.dumps(request, indent=2))
@@ -272,10 +295,10 @@ def train(ctx: click.Context, **opts) -> None:
         runner = make_runner(opts["image"], opts["strict_gpu"])
         click.echo(f"Training job {spec.name} ({home.job(spec.name).root})")
         job = TrainingJob.submit(spec, home, runner, stop_grace_seconds=opts["stop_grace"],
+                                 max_hosts=opts["max_hosts"], busy_hosts=hosts_in_use(home),
                                  on_transition=_print_transition, on_log=_log_printer(spec.instance_count))
     except RequestValidationError as exc:
-        click.echo(f"Error: {exc.code}: {exc.message}", err=True)
-        sys.exit(2)
+        _refuse(exc.code, exc.message)
     interrupts = []
 
     def on_signal(signum, frame):  # noqa: ARG001
@@ -311,66 +334,100 @@ def _log_printer(host_count: int):
     return emit
 
 
+def _job_dir(home: str | None, job_name: str) -> JobDir:
+    """The folder of an existing job, named as SageMaker allows; exits with the API's error otherwise."""
+    try:
+        validate_job_name(job_name)
+        job_dir = _job_home(home).job(job_name)
+    except RequestValidationError as exc:
+        _refuse(exc.code, exc.message)
+    if not job_dir.root.is_dir():
+        _refuse("ValidationException", "Requested resource not found.")
+    return job_dir
+
+
+def _state(job_dir: JobDir) -> dict:
+    """job.json, after marking the job Failed if the process that ran it is gone (see fail_if_abandoned)."""
+    try:
+        fail_if_abandoned(job_dir)
+        state = job_dir.read_state()
+    except FileNotFoundError:
+        raise UnreadableJob(f"{job_dir.state_file} does not exist") from None
+    except (ValueError, OSError, KeyError, TypeError) as exc:  # json's errors are ValueErrors
+        raise UnreadableJob(f"{job_dir.state_file} is not a job's state ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(state, dict) or any(key not in state for key in STATE_KEYS):
+        raise UnreadableJob(f"{job_dir.state_file} is not a job's state (it lacks {', '.join(STATE_KEYS)})")
+    return state
+
+
 @main.command()
 @click.argument("job_name")
-@click.option("--home", type=click.Path(file_okay=False), help="Job home (default $SMLOCAL_HOME or ~/.smlocal).")
+@HOME_OPTION
 def stop(job_name: str, home: str | None) -> None:
     """Stop a running job (SIGTERM, grace period, SIGKILL); it ends Stopped with its artifacts."""
-    job_dir = JobHome(Path(home).absolute() if home else default_home()).job(job_name)
-    if not job_dir.state_file.exists():
-        click.echo("Error: ValidationException: Requested resource not found.", err=True)
-        sys.exit(2)
-    status = job_dir.read_state()["TrainingJobStatus"]
-    if status not in ("InProgress", "Stopping"):
-        click.echo(f"Error: ValidationException: The request was rejected because the training job is in "
-                   f"status {status}.", err=True)
-        sys.exit(2)
+    job_dir = _job_dir(home, job_name)
+    try:
+        status = _state(job_dir)["TrainingJobStatus"]
+    except UnreadableJob as exc:
+        _refuse("ClientError", str(exc))
+    if status not in ACTIVE:
+        _refuse("ValidationException", f"The request was rejected because the training job is in status {status}.")
     job_dir.stop_marker.touch()
     click.echo(f"Stop requested for {job_name}.")
 
 
 @main.command()
 @click.argument("job_name")
-@click.option("--home", type=click.Path(file_okay=False), help="Job home (default $SMLOCAL_HOME or ~/.smlocal).")
+@HOME_OPTION
 def describe(job_name: str, home: str | None) -> None:
     """Print the job's state (DescribeTrainingJob-style JSON)."""
-    job_dir = JobHome(Path(home).absolute() if home else default_home()).job(job_name)
-    if not job_dir.state_file.exists():
-        click.echo("Error: ValidationException: Requested resource not found.", err=True)
-        sys.exit(2)
-    state = job_dir.read_state()
-    request = json.loads(job_dir.request_file.read_text()) if job_dir.request_file.exists() else {}
+    job_dir = _job_dir(home, job_name)
+    try:
+        state = _state(job_dir)
+        request = json.loads(job_dir.request_file.read_text()) if job_dir.request_file.exists() else {}
+    except UnreadableJob as exc:
+        _refuse("ClientError", str(exc))
+    except ValueError as exc:
+        _refuse("ClientError", f"{job_dir.request_file} is not valid JSON ({exc})")
     click.echo(json.dumps({**request, **state}, indent=2))
 
 
 @main.command(name="list")
-@click.option("--home", type=click.Path(file_okay=False), help="Job home (default $SMLOCAL_HOME or ~/.smlocal).")
+@HOME_OPTION
 def list_jobs(home: str | None) -> None:
-    """List the jobs in the job home, newest first."""
-    job_home = JobHome(Path(home).absolute() if home else default_home())
+    """List the jobs in the job home, newest first (folders whose job.json is unreadable are skipped)."""
     rows = []
-    for job_dir in (job_home.job(p.name) for p in job_home.jobs.iterdir()) if job_home.jobs.is_dir() else ():
-        if job_dir.state_file.exists():
-            state = job_dir.read_state()
-            rows.append((state["CreationTime"], job_dir.name, state["TrainingJobStatus"], state["SecondaryStatus"]))
+    for job_dir in _job_home(home).job_dirs():
+        if not job_dir.state_file.exists():
+            continue  # being created this very moment, or not a job's folder
+        try:
+            state = _state(job_dir)
+        except UnreadableJob as exc:
+            click.echo(f"Warning: skipping {job_dir.name}: {exc}", err=True)
+            continue
+        rows.append((str(state["CreationTime"]), job_dir.name, state["TrainingJobStatus"], state["SecondaryStatus"]))
     for created, name, status, secondary in sorted(rows, reverse=True):
         click.echo(f"{created[:19].replace('T', ' ')}  {status:<10} {secondary:<18} {name}")
 
 
 @main.command()
 @click.argument("job_name")
-@click.option("--home", type=click.Path(file_okay=False), help="Job home (default $SMLOCAL_HOME or ~/.smlocal).")
+@HOME_OPTION
 def delete(job_name: str, home: str | None) -> None:
     """Delete a finished job's folder (its artifacts under the output path stay)."""
-    job_dir = JobHome(Path(home).absolute() if home else default_home()).job(job_name)
-    if not job_dir.root.exists():
-        click.echo("Error: ValidationException: Requested resource not found.", err=True)
-        sys.exit(2)
-    status = job_dir.read_state()["TrainingJobStatus"] if job_dir.state_file.exists() else "Failed"
-    if status in ("InProgress", "Stopping"):
-        click.echo(f"Error: ResourceInUse: The training job {job_name} is {status}; stop it first.", err=True)
-        sys.exit(2)
-    remove_tree(job_dir.root)
+    job_dir = _job_dir(home, job_name)
+    try:
+        status = _state(job_dir)["TrainingJobStatus"]
+    except UnreadableJob:
+        status = "unreadable"  # nothing to keep: it may go, unless a process still runs it
+    owner = job_dir.claim()
+    if owner is None or status in ACTIVE:
+        _refuse("ResourceInUse", f"The training job {job_name} is {status if status in ACTIVE else 'in use'}; "
+                                 f"stop it first.")
+    try:
+        remove_tree(job_dir.root)
+    finally:
+        owner.release()
     click.echo(f"Deleted {job_dir.root}.")
 
 

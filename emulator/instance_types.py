@@ -80,6 +80,35 @@ class HostCapacity:
         return cls(cpus=cpus, memory_bytes=memory)
 
 
+HOST_LIMIT_ENV = "SMLOCAL_MAX_HOSTS"
+# The least memory one host of the built-in algorithms trains in (a tiny ResNet-18 job).
+HOST_MEMORY_BYTES = 1024 ** 3
+
+
+def machine_host_limit(capacity: HostCapacity | None = None) -> int:
+    """How many hosts (training processes or containers) this machine runs at once by default.
+
+    One per CPU, but at least 2 so that multi-host training can always be tried, and at most
+    one per GiB of memory: 50 hosts on 2 cores would only thrash.
+    """
+    capacity = capacity or HostCapacity.detect()
+    return max(1, min(max(2, capacity.cpus), capacity.memory_bytes // HOST_MEMORY_BYTES))
+
+
+def host_limit(environ=os.environ, capacity: HostCapacity | None = None) -> int:
+    """$SMLOCAL_MAX_HOSTS when set (to raise or lower the limit), else `machine_host_limit()`."""
+    value = environ.get(HOST_LIMIT_ENV)
+    if value is None or value == "":
+        return machine_host_limit(capacity)
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise ValueError(f"{HOST_LIMIT_ENV} must be a whole number of hosts, 1 or more; got {value!r}")
+    return limit
+
+
 @dataclass(frozen=True)
 class ContainerLimits:
     nano_cpus: int | None      # docker --cpus, in units of 1e-9 CPUs; None: no limit

@@ -9,9 +9,15 @@ Starting -> Downloading -> Training -> Uploading -> Completed | Failed | Stopped
 runtime limit ended the job). Artifacts are packed in every case, also after a failure or
 a stop. `JobResult` is plain data: the CLI prints it, job.json stores it, an API can
 serve DescribeTrainingJob from it.
+
+The process running a job holds the job's owner lock from submission to its final status. If
+that process dies without finishing (kill -9, a crash), the next look at the job
+(`fail_if_abandoned`, called by every `smlocal` command that reads a job) ends what is left of
+it and marks it Failed with the reason.
 """
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -24,14 +30,18 @@ from typing import Callable
 from emulator.channels import ChannelSource, resolve_channels
 from emulator.checkpoints import CheckpointSync
 from emulator.configfiles import write_config_files
-from emulator.jobhome import JobDir, JobHome
+from emulator.instance_types import host_limit
+from emulator.jobhome import JobDir, JobHome, OwnerLock
 from emulator.metrics import MetricCollector, MetricValue, definitions_for
 from emulator.packing import pack_and_store
 from emulator.pipe import prepare_fifos, start_feeders
-from emulator.runners.base import HostLayout, RunRequest, Runner
-from emulator.spec import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, RequestValidationError, TrainingJobSpec, training_job_arn
+from emulator.runners.base import HostLayout, RunRequest, Runner, started_processes
+from emulator.runners.leftovers import end_leftovers
+from emulator.spec import (
+    DEFAULT_ACCOUNT_ID, DEFAULT_REGION, RequestValidationError, TrainingJobSpec, path_segment, training_job_arn,
+)
 from emulator.staging import stage_channels
-from emulator.storage import Storage, StorageError, join
+from emulator.storage import Storage, StorageError, is_s3, join, local_path
 
 FAILURE_REASON_LIMIT = 1024
 DEFAULT_STOP_GRACE_SECONDS = 120.0
@@ -51,6 +61,10 @@ MESSAGES = {
 STATUS_OF = {"Completed": "Completed", "Failed": "Failed", "Stopped": "Stopped",
              "MaxRuntimeExceeded": "Stopped", "Stopping": "Stopping"}
 TERMINAL = ("Completed", "Failed", "Stopped")
+ACTIVE = ("InProgress", "Stopping")
+ABANDONED_REASON = ("InternalServerError: The process that ran this job (pid {pid}) ended while the job was "
+                    "{status} ({secondary}) without finishing it (killed?); it was marked Failed at {when}. "
+                    "Artifacts packed before that are kept.")
 
 
 def now() -> datetime:
@@ -91,6 +105,8 @@ class JobResult:
     training_end_time: datetime | None = None
     last_modified_time: datetime | None = None
     exit_codes: dict[str, int] = field(default_factory=dict)
+    owner_pid: int | None = None     # the process that runs the job
+    processes: dict = field(default_factory=dict)  # what the runner started: {"pids": ..., "containers": ...}
 
     @property
     def training_seconds(self) -> int | None:
@@ -125,7 +141,8 @@ class JobResult:
         if self.model_artifacts:
             data["ModelArtifacts"] = {"S3ModelArtifacts": self.model_artifacts}
         # Not part of DescribeTrainingJob: what only the emulator knows.
-        data["Emulator"] = {"OutputArtifacts": self.output_artifacts, "ExitCodes": dict(self.exit_codes)}
+        data["Emulator"] = {"OutputArtifacts": self.output_artifacts, "ExitCodes": dict(self.exit_codes),
+                            "OwnerPid": self.owner_pid, "Processes": dict(self.processes)}
         return data
 
 
@@ -150,7 +167,33 @@ class JobResult:
             training_end_time=when(data.get("TrainingEndTime")),
             last_modified_time=when(data.get("LastModifiedTime")),
             exit_codes=dict(extra.get("ExitCodes") or {}),
+            owner_pid=extra.get("OwnerPid"),
+            processes=dict(extra.get("Processes") or {}),
         )
+
+
+def artifact_locations(spec: TrainingJobSpec) -> tuple[str, str]:
+    """Where the job's model.tar.gz and output.tar.gz go: <S3OutputPath>/<job>/output/."""
+    base = join(spec.output_path, path_segment(spec.name, "Training job name"), "output")
+    return join(base, "model.tar.gz"), join(base, "output.tar.gz")
+
+
+def check_host_limit(spec: TrainingJobSpec, max_hosts: int | None = None, busy: dict[str, int] | None = None) -> None:
+    """InstanceCount within what this machine runs at once (`max_hosts`, default `host_limit()`),
+    less the hosts of the jobs in `busy` (job name -> hosts) that run already."""
+    try:
+        limit = host_limit() if max_hosts is None else max_hosts
+    except ValueError as exc:
+        raise RequestValidationError(str(exc)) from None
+    in_use = sum((busy or {}).values())
+    if spec.instance_count + in_use <= limit:
+        return
+    others = (f", and {in_use} of them run already ({', '.join(sorted(busy))})" if in_use else "")
+    raise RequestValidationError(
+        f"ResourceConfig.InstanceCount is {spec.instance_count}, but this machine runs at most {limit} host(s) at "
+        f"once (one per CPU, at least 2, at most one per GiB of memory){others}. Lower InstanceCount, wait, or "
+        f"raise the limit: smlocal train --max-hosts N, or the environment variable SMLOCAL_MAX_HOSTS=N.",
+        code="ResourceLimitExceeded")
 
 
 def failure_reason_from(host_base: Path, code: int) -> str:
@@ -170,7 +213,7 @@ class JobStopped(Exception):
 
 class TrainingJob:
     def __init__(self, spec: TrainingJobSpec, job_dir: JobDir, runner: Runner, storage: Storage,
-                 sources: dict[str, ChannelSource], arn: str, *,
+                 sources: dict[str, ChannelSource], arn: str, owner: OwnerLock | None = None, *,
                  stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS,
                  checkpoint_interval_seconds: float = 2.0,
                  on_transition: Callable[[JobResult, Transition], None] | None = None,
@@ -185,7 +228,8 @@ class TrainingJob:
         self.checkpoint_interval_seconds = checkpoint_interval_seconds
         self.on_transition = on_transition
         self.on_log = on_log
-        self.result = JobResult(job_name=spec.name, arn=arn, creation_time=now())
+        self.result = JobResult(job_name=spec.name, arn=arn, creation_time=now(), owner_pid=os.getpid())
+        self._owner = owner
         self.metrics = MetricCollector(definitions_for(spec.algorithm, spec.metric_definitions), on_metric)
         self._stop_requested = threading.Event()
         self._force_stop = threading.Event()
@@ -197,12 +241,15 @@ class TrainingJob:
     @classmethod
     def submit(cls, spec: TrainingJobSpec, home: JobHome, runner: Runner, storage: Storage | None = None, *,
                region: str | None = None, account: str = DEFAULT_ACCOUNT_ID, starting_message: str | None = None,
-               **options) -> "TrainingJob":
+               max_hosts: int | None = None, busy_hosts: dict[str, int] | None = None, **options) -> "TrainingJob":
         """Check the job's data and claim its directory; raises RequestValidationError, creating nothing.
 
         `starting_message`: what the first (Starting) status says until `run()` begins, e.g. that
         the job waits for a free slot; `run()` then switches to "Preparing the instances for training".
+        `max_hosts`: the most hosts this machine runs at once (default `host_limit()`); `busy_hosts`:
+        hosts of other jobs that count against it (see `hosts_in_use`).
         """
+        check_host_limit(spec, max_hosts, busy_hosts)
         storage = storage or Storage()
         region = region or region_from_env()
         arn = training_job_arn(spec.name, region, account)
@@ -219,7 +266,7 @@ class TrainingJob:
                 raise RequestValidationError(f"{what} '{uri}' cannot be used: {exc}") from exc
         sources = resolve_channels(spec, storage, region)
         job_dir = home.create_job_dir(spec.name, arn)
-        job = cls(spec, job_dir, runner, storage, sources, arn, **options)
+        job = cls(spec, job_dir, runner, storage, sources, arn, job_dir.claim(), **options)
         job_dir.write_json(job_dir.request_file, spec.request)
         job._transition("Starting", starting_message)
         return job
@@ -309,6 +356,13 @@ class TrainingJob:
 
     def run(self) -> JobResult:
         hosts = self.host_layouts()
+        try:
+            return self._run(hosts)
+        finally:
+            if self._owner is not None:
+                self._owner.release()
+
+    def _run(self, hosts: list[HostLayout]) -> JobResult:
         final = "Completed"
         checkpoints: CheckpointSync | None = None
         self.set_status_message(MESSAGES["Starting"])
@@ -389,6 +443,7 @@ class TrainingJob:
             except Exception as exc:  # noqa: BLE001 - no engine, no image, no GPU: the job cannot start
                 self.note(traceback.format_exc())
                 return self._fail(f"ClientError: The training image could not be started: {exc}")
+            self._record_processes(running)
             while True:
                 codes = running.wait(timeout=0.2)
                 if codes is not None:
@@ -418,13 +473,17 @@ class TrainingJob:
         culprit = (with_file or failed)[0]
         return self._fail(failure_reason_from(culprit.base, codes[culprit.host]))
 
+    def _record_processes(self, running) -> None:
+        with self._state_lock:
+            self.result.processes = started_processes(running)
+            self._save()
+
     def _upload(self, hosts: list[HostLayout], checkpoints: CheckpointSync | None, final: str) -> str:
-        base = join(self.spec.output_path, self.spec.name, "output")
         try:
             if checkpoints:
                 checkpoints.stop()
                 self.note(f"Synced checkpoints to {self.spec.checkpoint_uri} ({checkpoints.uploaded} upload(s)).")
-            model_uri, output_uri = join(base, "model.tar.gz"), join(base, "output.tar.gz")
+            model_uri, output_uri = artifact_locations(self.spec)
             started = time.monotonic()
             scratch = self.dir.root / "scratch"
             files = pack_and_store([h.base / "model" for h in hosts], model_uri, self.storage, scratch)
@@ -436,3 +495,73 @@ class TrainingJob:
             self.note(traceback.format_exc())
             return self._fail(f"ClientError: Artifact upload failed: {exc}")
         return final
+
+
+def fail_if_abandoned(job_dir: JobDir) -> bool:
+    """Mark the job Failed if job.json says it runs but no process holds its owner lock.
+
+    Ends what its processes left running, keeps a model.tar.gz that was already packed (a local
+    output path is looked at; an S3 one would need the network for every `smlocal list`), and
+    says so in job.log. Returns True if the job was abandoned and is now Failed.
+    """
+    if job_dir.read_state()["TrainingJobStatus"] not in ACTIVE:
+        return False
+    owner = job_dir.claim()
+    if owner is None:
+        return False  # its process is alive
+    try:
+        state = job_dir.read_state()  # again, now that nobody else can change it
+        if state["TrainingJobStatus"] not in ACTIVE:
+            return False
+        result = JobResult.from_dict(state)
+        end_leftovers(result.job_name, result.processes)
+        at = now()
+        reason = ABANDONED_REASON.format(pid=result.owner_pid or "unknown", status=result.status,
+                                         secondary=result.secondary_status, when=at.isoformat(timespec="seconds"))
+        if result.transitions and result.transitions[-1].end_time is None:
+            result.transitions[-1].end_time = at
+        result.transitions.append(Transition("Failed", at, MESSAGES["Failed"], at))
+        result.status = result.secondary_status = "Failed"
+        result.failure_reason = result.failure_reason or reason
+        result.training_end_time = result.training_end_time or at
+        result.last_modified_time = at
+        if result.model_artifacts is None and job_dir.request_file.is_file():
+            result.model_artifacts = _packed_model(job_dir)
+        job_dir.write_json(job_dir.state_file, result.to_dict())
+        with open(job_dir.log_file, "a", encoding="utf-8") as log:
+            log.write(f"{at.isoformat(timespec='milliseconds')} [{EMULATOR_LOG_SOURCE}] {reason}\n")
+        return True
+    finally:
+        owner.release()
+
+
+def _packed_model(job_dir: JobDir) -> str | None:
+    """The job's model.tar.gz if it reached a local output path before its process died."""
+    try:
+        spec = TrainingJobSpec.from_request(json.loads(job_dir.request_file.read_text()))
+    except (ValueError, OSError):  # a request.json that is not one (json's errors are ValueErrors)
+        return None
+    model_uri, _ = artifact_locations(spec)
+    return model_uri if not is_s3(model_uri) and local_path(model_uri).is_file() else None
+
+
+def hosts_in_use(home: JobHome) -> dict[str, int]:
+    """Hosts of the jobs in `home` that a live process runs past Starting (job name -> InstanceCount).
+
+    A job still Starting may be waiting for a slot of the API server: it runs nothing yet.
+    """
+    busy = {}
+    for job_dir in home.job_dirs():
+        try:
+            state = job_dir.read_state()
+            if state["TrainingJobStatus"] not in ACTIVE or state["SecondaryStatus"] == "Starting":
+                continue
+            count = json.loads(job_dir.request_file.read_text())["ResourceConfig"]["InstanceCount"]
+        except (ValueError, OSError, KeyError, TypeError):
+            continue  # unreadable: `smlocal list` reports it
+        owner = job_dir.claim()
+        if owner is None:
+            busy[job_dir.name] = int(count)
+        else:
+            owner.release()
+    return busy

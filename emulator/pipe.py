@@ -19,13 +19,14 @@ from typing import BinaryIO, Iterator
 
 from emulator.channels import ChannelSource
 from emulator.recordio import encode_record
+from emulator.spec import path_segment
 from emulator.storage import Storage
 
 CHUNK = 1024 * 1024
 
 
 def fifo_path(channel_folder: Path, channel: str, epoch: int) -> Path:
-    return channel_folder / f"{channel}_{epoch}"
+    return channel_folder / f"{path_segment(channel, 'Channel name')}_{int(epoch)}"
 
 
 def create_fifo(path: Path) -> None:

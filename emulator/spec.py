@@ -6,6 +6,9 @@ One module for the CLI and the HTTP API alike: both build the same request dict 
 at 'trainingJobName' failed to satisfy constraint: ..."). Validation here is pure (no disk,
 no network); checks that need to look at the data (empty prefixes, volume size) live in
 `emulator.channels` and also run before anything is created.
+
+Names become file and folder names (jobs/<job>, input/data/<channel>, ...) only through
+`path_segment`, the one rule for that: everywhere a name is joined into a path, it goes through it.
 """
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from emulator.storage import StorageError, check_location
 
 ALGORITHMS = ("image-classification", "object-detection", "semantic-segmentation")
 # The built-in semantic segmentation algorithm is "single machine only".
@@ -32,6 +37,13 @@ DISTRIBUTIONS = ("FullyReplicated", "ShardedByS3Key")
 COMPRESSIONS = ("None", "Gzip")
 RECORD_WRAPPERS = ("None", "RecordIO")
 OUTPUT_COMPRESSIONS = ("GZIP", "NONE")
+
+# What a name may be once it is a file or folder name: every SageMaker name pattern (jobs,
+# channels, models, endpoints) fits in these characters, and 255 bytes is the usual NAME_MAX.
+PATH_SEGMENT_PATTERN = r"[A-Za-z0-9._-]+"
+PATH_SEGMENT_MAX = 255
+# How much of a refused value an error message repeats (a request may hold megabytes).
+SHOWN_VALUE_MAX = 200
 
 MODEL_CHANNEL = "model"
 MODEL_CONTENT_TYPE = "application/x-sagemaker-model"
@@ -80,9 +92,34 @@ def training_job_arn(name: str, region: str = DEFAULT_REGION, account: str = DEF
 def _show(value: Any) -> str:
     if value is None:
         return "null"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True)
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    if len(text) > SHOWN_VALUE_MAX:
+        return f"{text[:SHOWN_VALUE_MAX]}... ({len(text)} characters)"
+    return text
+
+
+def path_segment(name: Any, what: str) -> str:
+    """`name` as one file or folder name; RequestValidationError naming `what` for anything else.
+
+    SageMaker's channel pattern lets '.' and '..' through, and a name from a command line or a
+    request may hold '/', '\\', NUL or other characters: none of it may ever reach a path, or
+    `input/data/..` would be `input/` and `jobs/../../x` anything at all.
+    """
+    if (isinstance(name, str) and name not in (".", "..") and len(name) <= PATH_SEGMENT_MAX
+            and re.fullmatch(PATH_SEGMENT_PATTERN, name)):
+        return name
+    shown = repr(_show(name)) if isinstance(name, str) else _show(name)
+    raise RequestValidationError(
+        f"{what} {shown} cannot be used as a file or folder name: it must be 1 to {PATH_SEGMENT_MAX} of "
+        f"the characters A-Z a-z 0-9 . _ - and neither '.' nor '..'.")
+
+
+def validate_job_name(name: Any) -> str:
+    """A TrainingJobName as DescribeTrainingJob, StopTrainingJob (and `smlocal delete`) check it."""
+    errors = _Errors()
+    errors.check_str(name, "trainingJobName", min_len=1, max_len=63, pattern=JOB_NAME_PATTERN, required=True)
+    errors.raise_if_any()
+    return path_segment(name, "Training job name")
 
 
 class _Errors:
@@ -143,6 +180,18 @@ class _Errors:
         if maximum is not None and value > maximum:
             self.constraint(value, where, f"Member must have value less than or equal to {maximum}")
             return default
+        return value
+
+    def check_location(self, value: str | None, where: str) -> str | None:
+        """s3://, file:// or a local path: the locations the emulator's storage can reach."""
+        if value is None:
+            return None
+        try:
+            check_location(value)
+        except StorageError:
+            self.constraint(value, where, "Member must be an s3:// URI (s3://bucket/key), a file:// URI or a "
+                                          "local path; other schemes (ftp://, https://, ...) are not supported")
+            return None
         return value
 
     def check_dict(self, value: Any, where: str, *, required: bool = False) -> dict:
@@ -249,8 +298,9 @@ class TrainingJobSpec:
         channels = _channels(errors, request.get("InputDataConfig"), input_mode or "File")
 
         out = errors.check_dict(request.get("OutputDataConfig"), "outputDataConfig", required=True)
-        output_path = errors.check_str(out.get("S3OutputPath"), "outputDataConfig.s3OutputPath", max_len=1024,
-                                       required=bool(out) or "OutputDataConfig" in request)
+        output_path = errors.check_location(
+            errors.check_str(out.get("S3OutputPath"), "outputDataConfig.s3OutputPath", max_len=1024,
+                             required=bool(out) or "OutputDataConfig" in request), "outputDataConfig.s3OutputPath")
         output_compression = errors.check_enum(out.get("CompressionType"), "outputDataConfig.compressionType",
                                                OUTPUT_COMPRESSIONS, default="GZIP")
 
@@ -269,8 +319,9 @@ class TrainingJobSpec:
         errors.check_int(stop.get("MaxWaitTimeInSeconds"), "stoppingCondition.maxWaitTimeInSeconds", minimum=1)
 
         ckpt = errors.check_dict(request.get("CheckpointConfig"), "checkpointConfig")
-        ckpt_uri = errors.check_str(ckpt.get("S3Uri"), "checkpointConfig.s3Uri", max_len=1024,
-                                    required="CheckpointConfig" in request)
+        ckpt_uri = errors.check_location(
+            errors.check_str(ckpt.get("S3Uri"), "checkpointConfig.s3Uri", max_len=1024,
+                             required="CheckpointConfig" in request), "checkpointConfig.s3Uri")
         ckpt_local = errors.check_str(ckpt.get("LocalPath"), "checkpointConfig.localPath", max_len=4096)
         errors.raise_if_any()
 
@@ -419,8 +470,9 @@ def _channels(errors: _Errors, value: Any, training_input_mode: str) -> list[Cha
         s3 = errors.check_dict(source.get("S3DataSource"), f"{where}.dataSource.s3DataSource", required=bool(source))
         data_type = errors.check_enum(s3.get("S3DataType"), f"{where}.dataSource.s3DataSource.s3DataType",
                                       S3_DATA_TYPES, required=bool(s3))
-        uri = errors.check_str(s3.get("S3Uri"), f"{where}.dataSource.s3DataSource.s3Uri", min_len=1, max_len=1024,
-                               required=bool(s3))
+        uri = errors.check_location(
+            errors.check_str(s3.get("S3Uri"), f"{where}.dataSource.s3DataSource.s3Uri", min_len=1, max_len=1024,
+                             required=bool(s3)), f"{where}.dataSource.s3DataSource.s3Uri")
         distribution = errors.check_enum(s3.get("S3DataDistributionType"),
                                          f"{where}.dataSource.s3DataSource.s3DataDistributionType",
                                          DISTRIBUTIONS, default="FullyReplicated")
@@ -442,6 +494,7 @@ def _channels(errors: _Errors, value: Any, training_input_mode: str) -> list[Cha
                                 or "ShuffleConfig" in raw)
         if name is None or data_type is None or uri is None:
             continue
+        path_segment(name, f"Channel name (InputDataConfig.{i}.ChannelName)")
         if name in seen:
             raise RequestValidationError(f"Channel names must be unique: '{name}' appears more than once "
                                          f"in InputDataConfig.")

@@ -1,9 +1,10 @@
 """Put File and FastFile channels on each host's disk: `<host>/input/data/<channel>/<relative path>`.
 
 Local sources are hard-linked where possible (File mode), so staging a big local data set is
-instant; FastFile data is copied and then made read-only (files 0444, folders 0555), since a
-hard link would share the permission bits with the user's own files. An object already staged
-for an earlier host is hard-linked from there, so FullyReplicated data is fetched once.
+instant; FastFile data is copied and then made read-only (the write bits removed, nothing else:
+a 0600 source stays owner-only as a 0400 copy), since a hard link would share the permission
+bits with the user's own files. An object already staged for an earlier host is hard-linked
+from there (File from File, FastFile from FastFile), so FullyReplicated data is fetched once.
 Pipe channels are not staged: `emulator.pipe` feeds them while the algorithm reads.
 """
 from __future__ import annotations
@@ -16,14 +17,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from emulator.channels import ChannelSource
+from emulator.spec import path_segment
 from emulator.storage import ObjectInfo, Storage
 
-READ_ONLY_FILE = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-READ_ONLY_DIR = READ_ONLY_FILE | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
+WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
 def channel_dir(host_base: Path, channel: str) -> Path:
-    return host_base / "input" / "data" / channel
+    return host_base / "input" / "data" / path_segment(channel, "Channel name")
 
 
 def stage_channels(sources: dict[str, ChannelSource], hosts: list[tuple[str, Path]], storage: Storage,
@@ -43,24 +44,27 @@ def stage_channels(sources: dict[str, ChannelSource], hosts: list[tuple[str, Pat
 
     total = sum(info.size for *_, items in plan for info in items)
     fetched = 0
-    staged: dict[str, Path] = {}   # object URI -> a copy already on this job's disk
+    # (object URI, private copy?) -> where it already is on this job's disk. A FastFile copy is
+    # never a link to a File channel's link, whose chmod would change the user's own file.
+    staged: dict[tuple[str, bool], Path] = {}
     with tqdm(total=total, unit="B", unit_scale=True, desc=progress_desc, disable=None, leave=False) as bar:
         for source, host, target, items in plan:
             if should_stop():
                 break
+            private = source.channel.input_mode == "FastFile"
             downloads = []
             for info in items:
                 dest = target / info.relative
-                if info.uri in staged and _link(staged[info.uri], dest):
+                if (info.uri, private) in staged and _link(staged[info.uri, private], dest):
                     bar.update(info.size)
                 else:
                     downloads.append((info, dest))
             # File mode may hard-link the user's own files; FastFile gets private copies (made read-only).
-            storage.download(downloads, bar.update, allow_links=source.channel.input_mode == "File")
+            storage.download(downloads, bar.update, allow_links=not private)
             fetched += sum(info.size for info, _ in downloads)
             for info, dest in downloads:
-                staged.setdefault(info.uri, dest)
-            if source.channel.input_mode == "FastFile":
+                staged.setdefault((info.uri, private), dest)
+            if private:
                 make_read_only(target)
     return fetched
 
@@ -76,14 +80,19 @@ def _link(src: Path, dest: Path) -> bool:
         return False
 
 
+def _drop_write_bits(path: Path) -> None:
+    os.chmod(path, stat.S_IMODE(path.stat().st_mode) & ~WRITE_BITS)
+
+
 def make_read_only(root: Path) -> None:
-    for dirpath, dirnames, filenames in os.walk(root):
+    """Remove the write bits of everything below `root`; read bits stay as they were (never more)."""
+    for dirpath, _, filenames in os.walk(root):
         for name in filenames:
-            os.chmod(Path(dirpath) / name, READ_ONLY_FILE)
+            _drop_write_bits(Path(dirpath) / name)
     for dirpath, dirnames, _ in os.walk(root, topdown=False):
         for name in dirnames:
-            os.chmod(Path(dirpath) / name, READ_ONLY_DIR)
-    os.chmod(root, READ_ONLY_DIR)
+            _drop_write_bits(Path(dirpath) / name)
+    _drop_write_bits(root)
 
 
 def remove_tree(root: Path) -> None:

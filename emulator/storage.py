@@ -53,9 +53,17 @@ def local_path(uri: str) -> Path:
     return Path(uri).expanduser().absolute()
 
 
+def check_location(uri: str) -> None:
+    """StorageError for what no store reaches: other schemes (ftp://, https://), s3:// without a bucket."""
+    if is_s3(uri):
+        split_s3(uri)
+    else:
+        local_path(uri)
+
+
 def normalize_location(uri: str) -> str:
-    """s3:// and file:// stay as they are; a plain (maybe relative) path becomes absolute."""
-    if is_s3(uri) or uri.startswith("file://"):
+    """A plain (maybe relative) path becomes absolute; URIs stay as they are (validation judges them)."""
+    if "://" in uri:
         return uri
     return str(local_path(uri))
 
@@ -133,7 +141,7 @@ class LocalStore:
     def download(self, items: Iterable[tuple[ObjectInfo, Path]], progress: ProgressCallback,
                  allow_links: bool = True) -> None:
         for info, dest in items:
-            _atomic_copy(Path(info.uri), dest, link=allow_links)
+            _atomic_copy(local_path(info.uri), dest, link=allow_links)  # a manifest may list file:// URIs
             progress(info.size)
 
     def upload(self, src: Path, uri: str, progress: ProgressCallback | None = None) -> None:
@@ -291,8 +299,20 @@ class Storage:
         self.store(uri).delete(uri)
 
     def check_destination(self, uri: str) -> None:
-        """Fail early for a location that can never be written (bad scheme, missing bucket)."""
+        """Fail early for a location that can never be written (bad scheme, missing bucket, a local
+        folder this user cannot create or write into), before any data is staged or trained on."""
         if is_s3(uri):
             self.s3.check_bucket(uri)
         else:
-            local_path(uri)
+            check_writable_folder(local_path(uri))
+
+
+def check_writable_folder(path: Path) -> None:
+    """StorageError unless `path` is, or can be created as, a folder this user can write into."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise StorageError(f"{existing} is not a folder, so {path} cannot be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise StorageError(f"{existing} is not writable by this user, so nothing can be written to {path}")

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
-from emulator.jobhome import JobHome, json_default
+from emulator.jobhome import JobHome, json_default, make_private_dirs
 
 DATABASE_NAME = "smlocal.db"
 ACTIVE_STATUSES = ("InProgress", "Stopping")
@@ -132,7 +132,7 @@ class DuplicateJob(Exception):
 class JobStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()

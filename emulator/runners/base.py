@@ -47,3 +47,16 @@ class Runner(Protocol):
     sees_host_paths: bool
 
     def start(self, request: RunRequest, log: LogSink) -> RunningJob: ...
+
+
+def started_processes(running: RunningJob) -> dict:
+    """What a successor needs to end a job's processes should the emulator process die first:
+    `{"pids": {host: pid}}` (process runner, each pid leads its host's process group) and/or
+    `{"containers": [name, ...]}` (docker runner)."""
+    processes = {}
+    if isinstance(getattr(running, "pids", None), dict):
+        processes["pids"] = dict(running.pids)
+    containers = getattr(running, "containers", None)
+    if isinstance(containers, dict):
+        processes["containers"] = [c.name for c in containers.values()]
+    return processes

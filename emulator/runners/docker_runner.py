@@ -12,13 +12,16 @@ in SMLOCAL_HOST_ADDRESSES (JSON host -> address) for the image's distributed-tra
 
 Stop: `docker stop` semantics (SIGTERM to PID 1, SIGKILL after the grace period). When one host
 fails the others are stopped, as SageMaker ends the job. At the end, files the containers wrote
-(as root) are handed to the user who runs the emulator, and the containers are removed.
+(as root) are handed to the user who runs the emulator, and the containers are removed. Should
+the emulator process die first (kill -9 included), a watcher process
+(`emulator.runners.supervisor`) removes the job's containers.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -28,6 +31,7 @@ import docker.errors
 from docker.types import DeviceRequest, Mount
 
 from emulator.instance_types import ContainerLimits, HostCapacity, InstanceType, container_limits, lookup
+from emulator.runners import supervisor
 from emulator.runners.base import HostLayout, LogSink, RunRequest
 
 CONTAINER_ML = "/opt/ml"
@@ -178,11 +182,16 @@ class DockerJob:
         self.containers: dict[str, docker.models.containers.Container] = {}
         self.gpu = instance.wants_gpu
         self._threads: list[threading.Thread] = []
+        # Started before the first container, so that no moment leaves one without a watcher.
+        self._watcher = subprocess.Popen(
+            supervisor.watcher_line(os.getpid(), [container_name(request.job_name, h.host) for h in request.hosts]),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
         try:
             for host in request.hosts:
                 self.containers[host.host] = self._start_host(host, instance)
         except BaseException:
             self._remove_all()
+            self._end_watcher()
             raise
         for host, container in self.containers.items():
             for target, name in ((self._stream_logs, "log"), (self._wait_host, "wait")):
@@ -305,8 +314,13 @@ class DockerJob:
         try:
             self._hand_over_files()
         finally:
+            self._end_watcher()
             if not self._runner.keep_containers:
                 self._remove_all()
+
+    def _end_watcher(self) -> None:
+        self._watcher.terminate()
+        self._watcher.wait()
 
     def _hand_over_files(self) -> None:
         """Containers write as root: give what they could write to the emulator's user."""

@@ -2,16 +2,18 @@
 
 Each host runs `python -m container train` (or a configured command) with SAGEMAKER_BASE_DIR
 pointing at its /opt/ml tree on disk, so the image code reads and writes exactly the files it
-would inside a container. Each host is its own process group: stopping sends SIGTERM to the
-host's main process (as `docker stop` does to PID 1), waits for the grace period, then kills
-the whole group; when a host's main process ends, whatever it left running is killed too, as
-it would be when a container exits. If one host fails the others are stopped (SageMaker ends
-the job when any host fails).
+would inside a container. Each host is its own process group, led by a supervisor
+(`emulator.runners.supervisor`) that kills the group if this process dies, even by kill -9:
+stopping sends SIGTERM to the host (the supervisor passes it to the main process, as `docker
+stop` does to PID 1), waits for the grace period, then kills the whole group; when a host's
+main process ends, whatever it left running is killed too, as it would be when a container
+exits. If one host fails the others are stopped (SageMaker ends the job when any host fails).
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +22,8 @@ import time
 from pathlib import Path
 
 from emulator.instance_types import UnknownInstanceType, lookup, visible_gpu_count
+from emulator.runners import supervisor
+from emulator.runners.supervisor import exit_code
 from emulator.runners.base import HostLayout, LogSink, RunRequest
 
 DEFAULT_COMMAND = (sys.executable, "-m", "container", "train")
@@ -35,11 +39,6 @@ class GpuUnavailableError(RuntimeError):
 
 def _project_root() -> Path:
     return Path(__file__).resolve().parents[2]
-
-
-def exit_code(returncode: int) -> int:
-    """Killed by signal N -> 128 + N, as a container's exit code reports it."""
-    return 128 - returncode if returncode < 0 else returncode
 
 
 class ProcessRunner:
@@ -73,6 +72,9 @@ class ProcessRunner:
         return env
 
     def start(self, request: RunRequest, log: LogSink) -> "ProcessJob":
+        # Checked here: started by the supervisor, a missing program would only be an exit code.
+        if shutil.which(self.command[0]) is None:
+            raise FileNotFoundError(f"No such program: {self.command[0]}")
         self._check_gpus(request, log)
         return ProcessJob(self, request, log)
 
@@ -102,7 +104,8 @@ class ProcessJob:
         self._readers: list[threading.Thread] = []
         for host in request.hosts:
             proc = subprocess.Popen(
-                runner.command, env=runner.environment(request, host), stdin=subprocess.DEVNULL,
+                supervisor.command_line(os.getpid(), runner.command), env=runner.environment(request, host),
+                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
             self._procs[host.host] = proc
             reader = threading.Thread(target=self._read, args=(host.host, proc), daemon=True,
@@ -114,6 +117,7 @@ class ProcessJob:
 
     @property
     def pids(self) -> dict[str, int]:
+        """Each host's supervisor: its pid is also the host's process group id."""
         return {host: proc.pid for host, proc in self._procs.items()}
 
     def _read(self, host: str, proc: subprocess.Popen) -> None:

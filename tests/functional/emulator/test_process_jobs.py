@@ -174,6 +174,6 @@ def test_an_image_that_cannot_start_fails_the_job_with_a_reason(make_request, ru
 
 def test_unusable_output_location_fails_at_submission(make_request, job_home, fake_command):
     request = make_request(name="bad-output", OutputDataConfig={"S3OutputPath": "https://example.com/out"})
-    with pytest.raises(RequestValidationError, match="S3OutputPath"):
+    with pytest.raises(RequestValidationError, match="(?i)S3OutputPath"):
         TrainingJob.submit(TrainingJobSpec.from_request(request), job_home, ProcessRunner(fake_command))
     assert not job_home.job("bad-output").root.exists()
