@@ -1,16 +1,22 @@
 """Incremental training: find the `model` channel's artifacts and check they fit the new job."""
 from __future__ import annotations
 
+import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
-from algorithms.common.tarsafe import safe_extract
+from algorithms.common.tarsafe import GIB, Budget, archive_limits, human_size, safe_extract
 from container.config import TrainingEnv
 from container.errors import ClientError
 from container.logs import get_logger
 
 MODEL_CHANNEL = "model"
 MODEL_CONTENT_TYPE = "application/x-sagemaker-model"
+# Written by SageMaker next to resourceconfig.json; holds the CreateTrainingJob request, from which
+# only ResourceConfig.VolumeSizeInGB is read (the volume bounds what an extraction may write).
+TRAINING_JOB_CONFIG = "trainingjobconfig.json"
 
 
 def model_channel_dir(env: TrainingEnv) -> Path | None:
@@ -33,10 +39,52 @@ def model_channel_dir(env: TrainingEnv) -> Path | None:
     if archives:
         target = env.paths.work / "model-channel"
         get_logger().info("Extracting %s for incremental training", archives[0].name)
-        return safe_extract(archives[0], target)
+        return safe_extract(archives[0], target, archive_limits(archives[0], target, volume_budget(env)))
     if not any(channel.iterdir()):
         raise ClientError("Channel 'model' is empty; it must hold the model.tar.gz of an earlier training job")
     return channel
+
+
+def volume_budget(env: TrainingEnv) -> tuple[Budget, ...]:
+    """What the job's volume (ResourceConfig.VolumeSizeInGB) leaves after the staged input data,
+    when trainingjobconfig.json says; otherwise nothing (free space and expansion still bound it)."""
+    path = env.paths.input_config / TRAINING_JOB_CONFIG
+    try:
+        volume_gb = json.loads(path.read_text())["ResourceConfig"]["VolumeSizeInGB"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
+    if not isinstance(volume_gb, int) or isinstance(volume_gb, bool) or volume_gb < 1:
+        return ()
+    used = _regular_file_bytes(env.paths.data)
+    return (Budget(volume_gb * GIB - used,
+                   f"ResourceConfig.VolumeSizeInGB = {volume_gb} less the {human_size(used)} of input data "
+                   f"already on the volume; a larger VolumeSizeInGB raises it"),)
+
+
+def _regular_file_bytes(folder: Path) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(folder):
+        for name in filenames:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):  # not Pipe FIFOs nor links
+                total += st.st_size
+    return total
+
+
+def read_symbol_nodes(path: Path, source: str) -> list[dict]:
+    """The nodes of a saved MXNet graph (`*-symbol.json`), each with a string 'op' and 'name'."""
+    expected = "expected an MXNet symbol file: a JSON object whose 'nodes' list holds objects with 'op' and 'name'"
+    try:
+        nodes = json.loads(path.read_bytes().decode("utf-8"))["nodes"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ClientError(f"{path.name} in {source} is malformed; {expected}") from None
+    if not isinstance(nodes, list) or not nodes or not all(
+            isinstance(n, dict) and isinstance(n.get("op"), str) and isinstance(n.get("name"), str) for n in nodes):
+        raise ClientError(f"{path.name} in {source} is malformed; {expected}")
+    return nodes
 
 
 def check_matching(required: dict[str, Any], trained_with: dict[str, Any], source: str) -> None:
