@@ -52,8 +52,25 @@ def read_lst(path: Path) -> list[ListEntry]:
     return entries
 
 
+def listed_image(image_root: Path, entry: ListEntry, lst_name: str) -> Path:
+    """The file a list entry names, inside the channel folder `image_root`, or a ClientError.
+
+    Resolved on the real file system, so neither `..`, an absolute path, nor a symbolic link in
+    the channel can make the algorithm read a file from outside the channel.
+    """
+    root = image_root.resolve()
+    image = (root / entry.path).resolve()
+    if root not in image.parents:
+        raise ClientError(
+            f"{lst_name} lists {entry.path!r}, which is outside the channel: paths in a .lst file must be "
+            f"relative to the channel folder and stay inside it (no '..', no absolute paths, no links out)")
+    if not image.is_file():
+        raise ClientError(f"{lst_name} lists {entry.path!r}, which is not in the channel")
+    return image
+
+
 def pack_lst(entries: list[ListEntry], image_root: Path, rec_path: Path, lst_name: str) -> Path:
-    """Write `rec_path` (+ .idx) from listed images; every listed file must exist."""
+    """Write `rec_path` (+ .idx) from listed images; every listed file must exist inside `image_root`."""
     log = get_logger()
     log.info("Creating record files for %s", lst_name)
     rec_path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,9 +79,7 @@ def pack_lst(entries: list[ListEntry], image_root: Path, rec_path: Path, lst_nam
     try:
         for pos, entry in enumerate(tqdm(entries, desc=f"packing {lst_name}", unit="img",
                                          mininterval=5, disable=len(entries) < 1000)):
-            image = image_root / entry.path
-            if not image.is_file():
-                raise ClientError(f"{lst_name} lists {entry.path!r}, which is not in the channel")
+            image = listed_image(image_root, entry, lst_name)
             label = entry.label[0] if len(entry.label) == 1 else np.asarray(entry.label, dtype=np.float32)
             flag = 0 if len(entry.label) == 1 else len(entry.label)
             header = mx.recordio.IRHeader(flag, label, entry.index, 0)
