@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.spec import Channel, RequestValidationError, TrainingJobSpec
-from emulator.storage import ObjectInfo, Storage, StorageError, is_s3, split_s3
+from emulator.storage import ObjectInfo, Storage, StorageError, check_location, is_s3, split_s3
 
 GIB = 1024 ** 3
 
@@ -121,6 +121,11 @@ def _read_augmented_manifest(channel: Channel, storage: Storage) -> list[dict]:
             if name.endswith("-ref") and not isinstance(record[name], str):
                 raise RequestValidationError(
                     f"Attribute '{name}' on line {number} of the {where} must be an S3 URI string.")
+            if name.endswith("-ref"):
+                try:
+                    check_location(record[name])
+                except StorageError as exc:
+                    raise RequestValidationError(f"Attribute '{name}' on line {number} of the {where}: {exc}") from None
         lines.append({name: record[name] for name in channel.attribute_names})
     if not lines:
         raise RequestValidationError(f"The {where} holds no JSON lines.")

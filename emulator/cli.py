@@ -140,7 +140,7 @@ def build_request(ctx: click.Context, opts: dict, home: JobHome) -> dict:
     if environment:
         request["Environment"] = environment
 
-    if opts["job_name"]:
+    if opts["job_name"] is not None:  # also "": refused by validation, never "no name given"
         request["TrainingJobName"] = opts["job_name"]
     elif "TrainingJobName" not in request:
         base = algorithm_of(environment.get("SAGEMAKER_ALGORITHM"), algo.get("AlgorithmName"),
