@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import mxnet as mx
+import numpy as np
 from mxnet.gluon.data import DataLoader
 
 from container.logs import get_logger
@@ -52,3 +54,22 @@ def parallel_loader(dataset, batch_size: int, workers: int, batch_bytes: int, sh
     if workers > 0 and not use_processes(workers, batch_bytes, shm):
         return DataLoader(dataset, batch_size, num_workers=workers, thread_pool=True, **kwargs)
     return DataLoader(dataset, batch_size, num_workers=workers, **kwargs)
+
+
+def fill_batch(images: mx.nd.NDArray, labels: mx.nd.NDArray, batch_size: int,
+               ignore_label: float) -> tuple[mx.nd.NDArray, mx.nd.NDArray, int]:
+    """An epoch's short last batch filled up to `batch_size`: (images, labels, real samples).
+
+    Every epoch trains on each sample once (the loaders keep the last batch rather than rolling
+    it over into the next epoch), and the networks run with static shapes. The filler repeats
+    the batch's own images (so BatchNorm sees real data) with labels that are all
+    `ignore_label`, which the losses give no weight: the filler adds no gradient and is never
+    counted."""
+    count = images.shape[0]
+    missing = batch_size - count
+    if missing <= 0:
+        return images, labels, count
+    repeat = mx.nd.array(np.arange(missing) % count, ctx=images.context)
+    filler = mx.nd.full((missing,) + labels.shape[1:], ignore_label, ctx=labels.context, dtype=labels.dtype)
+    return (mx.nd.concat(images, images.take(repeat), dim=0),
+            mx.nd.concat(labels, filler, dim=0), count)

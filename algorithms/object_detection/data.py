@@ -281,8 +281,10 @@ def records(ds: DetectionSet, part_index: int = 0, num_parts: int = 1) -> Datase
 
 def train_loader(ds: DetectionSet, hp, batch_size: int, workers: int, part_index: int = 0,
                  num_parts: int = 1) -> DataLoader:
+    """One pass over the part's records per `iter()`, in a new order each time; the last batch
+    may be short (the training loop fills it, dataloader.fill_batch)."""
     return DataLoader(records(ds, part_index, num_parts).transform(TrainTransform(hp.image_shape)), batch_size,
-                      shuffle=True, last_batch="rollover", num_workers=workers,
+                      shuffle=True, last_batch="keep", num_workers=workers,
                       batchify_fn=Tuple(Stack(), Pad(pad_val=PADDING_CLASS)))
 
 

@@ -1,7 +1,8 @@
 """Object detection training job: hyperparameters -> (warm) start -> data -> epochs -> artifacts.
 
 On several hosts (docs/distributed-and-pipe.md) the workers move in lockstep with `dist_sync`:
-they agree before every batch whether all of them still have one and none was stopped, average
+they agree before every batch whether any of them still has one and none was stopped (a host
+whose part ended first takes steps without samples meanwhile), average
 the BatchNorm statistics after every epoch, and compute one validation mAP from the detections
 of every host's part of the validation data. Host 1 writes the model and the checkpoints."""
 from __future__ import annotations
@@ -14,7 +15,8 @@ import numpy as np
 from mxnet import autograd, gluon
 
 from algorithms.common import devices, optim
-from algorithms.common.distributed import WorkerGroup, worker_group
+from algorithms.common.dataloader import fill_batch
+from algorithms.common.distributed import WorkerGroup, idle_trainer_step, worker_group
 from algorithms.common.early_stopping import EarlyStopping
 from algorithms.common.pipe import PipeInterrupted
 from algorithms.common.trainer import BatchTimer, EpochResult, LoopConfig, LoopState, run_epochs
@@ -202,8 +204,12 @@ class DetectionJob:
             # runs out of data or was asked to stop (then stop.requested is set on all).
             if not self.group.keep_going(batch is not None, stop):
                 break
-            images, labels = batch
             timer.data_ready()
+            if batch is None:  # this host's part is done, another host's is not: a step without samples
+                idle_trainer_step(self.trainer, len(self.contexts) * self.lockstep_hosts)
+                timer.batch_done(0)
+                continue
+            images, labels, count = fill_batch(*batch, hp.mini_batch_size, data.PADDING_CLASS)
             images = gluon.utils.split_and_load(images, self.contexts)
             labels = gluon.utils.split_and_load(labels, self.contexts)
             with autograd.record():
@@ -216,7 +222,7 @@ class DetectionJob:
             l1_sum += sum(float(loss.smooth_l1_sum.asscalar()) for loss in losses)
             anchors_used += sum(int(loss.anchors_used.asscalar()) for loss in losses)
             mx.nd.waitall()
-            timer.batch_done(sum(x.shape[0] for x in images))
+            timer.batch_done(count)
             if timer.batches % LOG_EVERY_BATCHES == 0:
                 metrics.log_train_losses(self.host, epoch, timer.batches, *_per_anchor(ce_sum, l1_sum, anchors_used))
         interrupted = stop.requested

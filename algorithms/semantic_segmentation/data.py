@@ -297,9 +297,10 @@ def loader_workers() -> int:
 
 def train_loader(ds: SegmentationSet, hp, workers: int):
     crop = hp.crop_size
-    # "rollover" carries the remainder into the next epoch: no tiny last batch for BatchNorm.
+    # Every image once per epoch: the short last batch is kept, and the training loop fills it
+    # (dataloader.fill_batch) so BatchNorm never sees a tiny batch.
     return parallel_loader(TrainDataset(ds, hp.base_size, crop), hp.mini_batch_size, workers,
-                           _batch_bytes(hp.mini_batch_size, crop, crop), shuffle=True, last_batch="rollover")
+                           _batch_bytes(hp.mini_batch_size, crop, crop), shuffle=True, last_batch="keep")
 
 
 def validation_loader(ds: SegmentationSet, hp, workers: int):

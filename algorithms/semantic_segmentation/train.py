@@ -8,6 +8,7 @@ from gluoncv.loss import MixSoftmaxCrossEntropyLoss
 from mxnet import autograd, gluon
 
 from algorithms.common import devices, optim
+from algorithms.common.dataloader import fill_batch
 from algorithms.common.early_stopping import EarlyStopping
 from algorithms.common.pipe import PipeInterrupted
 from algorithms.common.trainer import BatchTimer, EpochResult, LoopConfig, LoopState, run_epochs
@@ -169,17 +170,17 @@ class SegmentationJob:
                 interrupted = True
                 break
             try:
-                images, labels = next(batches)
+                batch = next(batches)
             except StopIteration:
                 break
             timer.data_ready()
+            images, labels, count = fill_batch(*batch, self.hp.mini_batch_size, LOSS_IGNORE)
             images = gluon.utils.split_and_load(images, self.contexts, even_split=False)
             labels = gluon.utils.split_and_load(labels, self.contexts, even_split=False)
             with autograd.record():
                 losses = [self.loss(*self.net(x), y) for x, y in zip(images, labels)]
             autograd.backward(losses)
-            count = sum(x.shape[0] for x in images)
-            self.trainer.step(count)
+            self.trainer.step(count)  # the filler's loss and gradient are zero
             # Reading the loss waits for this step, so the next batch's wait is data, not compute.
             loss_sum += sum(float(loss.sum().asscalar()) for loss in losses)
             timer.batch_done(count, extra=f"\tloss={loss_sum / max(timer.samples + count, 1):.6f}")

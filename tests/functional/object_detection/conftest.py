@@ -7,6 +7,7 @@ from emulator.sample_data import make_detection_set
 from tests.jobtree import make_tree, run_in_process, start_subprocess
 
 NUM_CLASSES = 2
+TRAIN_IMAGES = 5
 ALGORITHM = "object-detection"
 
 
@@ -14,13 +15,14 @@ ALGORITHM = "object-detection"
 def od_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("od-data")
     return {
-        "train": make_detection_set(root / "train", NUM_CLASSES, 4, seed=1),
+        # 5 images in batches of 2: the last batch is short (filled up, never counted).
+        "train": make_detection_set(root / "train", NUM_CLASSES, TRAIN_IMAGES, seed=1),
         "validation": make_detection_set(root / "validation", NUM_CLASSES, 2, seed=2),
     }
 
 
 def base_hp(**overrides):
-    hp = {"base_network": "resnet-50", "num_classes": NUM_CLASSES, "num_training_samples": 4, "mini_batch_size": 2,
+    hp = {"base_network": "resnet-50", "num_classes": NUM_CLASSES, "num_training_samples": TRAIN_IMAGES, "mini_batch_size": 2,
           "epochs": 1, "image_shape": 300}
     hp.update(overrides)
     return {k: v for k, v in hp.items() if v is not None}

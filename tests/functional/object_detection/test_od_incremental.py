@@ -3,7 +3,8 @@ import mxnet as mx
 import numpy as np
 
 from algorithms.object_detection import network
-from tests.functional.object_detection.conftest import base_hp, rec_channels, run_subprocess, tar_model
+from tests.epoch_log import assert_epoch_samples
+from tests.functional.object_detection.conftest import TRAIN_IMAGES, base_hp, rec_channels, run_subprocess, tar_model
 from tests.jobtree import make_tree
 
 
@@ -22,6 +23,7 @@ def test_warm_start_continues_from_the_model_channel(trained_job, trained_model_
     assert code == 0, second.failure
     assert any("Incremental training: initialising from model_algo_1-0000.params" in r.getMessage()
                for r in caplog.records)
+    assert_epoch_samples(caplog.text, TRAIN_IMAGES, [0])  # the first epoch of a warm start counts like any
     before, after = _learned(first.model), _learned(second.model)
     assert before.keys() == after.keys() and len(before) > 50
     assert all(np.allclose(before[k], after[k], atol=1e-6) for k in before)

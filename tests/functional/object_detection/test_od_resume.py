@@ -6,7 +6,8 @@ import signal
 
 import pytest
 
-from tests.functional.object_detection.conftest import ALGORITHM, base_hp, rec_channels
+from tests.epoch_log import assert_epoch_samples
+from tests.functional.object_detection.conftest import ALGORITHM, TRAIN_IMAGES, base_hp, rec_channels
 from tests.jobtree import make_tree, start_subprocess
 
 EPOCHS = 3
@@ -43,6 +44,7 @@ def test_sigterm_then_resume_from_checkpoints(od_data, tmp_path):
     assert f"Resuming from the checkpoint: {done} epoch(s) already completed." in log
     validated = [int(e) for e in re.findall(r"epoch=(\d+), validation mAP", log)]
     assert validated == list(range(done, EPOCHS))
+    assert_epoch_samples(log, TRAIN_IMAGES, list(range(done, EPOCHS)))
     assert json.loads((checkpoints / "checkpoint-state.json").read_text())["epochs_completed"] == EPOCHS
     # The artifact is the best model over both jobs: restored from the checkpoint, then kept or replaced.
     assert sorted(p.name for p in second.model.iterdir()) == [

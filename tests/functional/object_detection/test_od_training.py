@@ -8,7 +8,8 @@ from PIL import Image
 
 from algorithms.object_detection.hyperparameters import SCHEMA
 from algorithms.object_detection.preprocess import to_network_input
-from tests.functional.object_detection.conftest import base_hp
+from tests.epoch_log import assert_epoch_samples
+from tests.functional.object_detection.conftest import TRAIN_IMAGES, base_hp
 
 # The built-in's metric definitions (sagemaker-algorithms.md §2.5).
 BUILTIN_REGEXES = {
@@ -47,6 +48,12 @@ def test_log_gives_every_builtin_metric_a_number(trained_job):
     assert len(numbers["validation:mAP"]) == 1 and 0.0 <= numbers["validation:mAP"][0] <= 1.0
     assert numbers["train:throughput"][0] > 0 and numbers["train:cross_entropy"][0] > 0
     assert 'Saved checkpoint to "' in log and "model_algo_1-0000.params" in log
+
+
+def test_the_epoch_counts_every_training_image_once(trained_job):
+    _, _, log = trained_job
+    assert_epoch_samples(log, TRAIN_IMAGES, [0])
+    assert "(3 batches of this host" in log
 
 
 def _validation_image(od_data):

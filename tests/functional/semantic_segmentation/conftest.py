@@ -75,8 +75,9 @@ def run_ss(tmp_path):
 def trained_job(ss_data, tmp_path_factory):
     """One real job through `python -m container train`: FCN-ResNet-50 with 21 classes (Pascal
     VOC's count, so the artifact loads into get_model('fcn_resnet50_voc')), crop_size 30 (rounded
-    to 32), two epochs, whole-image validation. Returns (exit code, JobTree, log)."""
-    hp = base_hp(num_classes=21, crop_size=30, epochs=2)
+    to 32), two epochs of the 4 images in batches of 3 (the last one short), whole-image validation.
+    Returns (exit code, JobTree, log)."""
+    hp = base_hp(num_classes=21, crop_size=30, epochs=2, mini_batch_size=3)
     tree = make_tree(tmp_path_factory.mktemp("ss-job") / "job", hp, channels(ss_data))
     code, log = run_subprocess(tree)
     return code, tree, log

@@ -4,6 +4,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
+from tests.epoch_log import assert_epoch_samples
 from tests.functional.semantic_segmentation.conftest import base_hp, channels
 
 HEAD = "head.block.4.weight"
@@ -21,6 +22,7 @@ def test_warm_start_continues_from_the_earlier_model(trained_job, trained_model_
     assert code == 0, second.failure
     assert "Extracting model.tar.gz for incremental training" in caplog.text
     assert "use_pretrained_model is ignored because a model channel is present." in caplog.text
+    assert_epoch_samples(caplog.text, 4, [0])
     before, after = _weights(first.model), _weights(second.model)
     assert before.keys() == after.keys()
     for name in (HEAD, "layer1.0.conv1.weight", "auxlayer.block.4.weight"):

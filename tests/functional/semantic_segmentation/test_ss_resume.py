@@ -11,6 +11,7 @@ from container.logs import setup_logging
 from container.paths import MLPaths
 from container.stop import StopSignal
 from tests.functional.semantic_segmentation.conftest import ALGORITHM, base_hp, channels
+from tests.epoch_log import assert_epoch_samples
 from tests.jobtree import make_tree, run_in_process, start_subprocess
 
 EPOCHS = 2
@@ -51,6 +52,7 @@ def test_stop_then_resume(tmp_path, ss_data, caplog):
     assert run_in_process(second, ALGORITHM) == 0, second.failure
     assert "Resuming from the checkpoint: 1 epoch(s) already completed." in caplog.text
     assert "epoch=0, validation mIOU" not in caplog.text and "epoch=1, validation mIOU" in caplog.text
+    assert_epoch_samples(caplog.text, 4, [1])
     assert json.loads((checkpoints / "checkpoint-state.json").read_text())["epochs_completed"] == EPOCHS
     assert (second.model / "model_algo-1").is_file()
 

@@ -12,6 +12,7 @@ from algorithms.semantic_segmentation import network
 from algorithms.semantic_segmentation.preprocess import read_image, to_network_input
 from emulator.metrics import MetricCollector, definitions_for
 from tests.functional.semantic_segmentation.conftest import ALGORITHM, VALIDATION_SIZES
+from tests.epoch_log import assert_epoch_samples
 from tests.jobtree import REPO
 
 DOC = REPO / "docs" / "semantic-segmentation.md"
@@ -30,6 +31,7 @@ def test_job_succeeds_with_a_clean_log(trained_job):
     assert tree.failure is None and (tree.base / "output" / "success").exists()
     assert "Received SIGTERM" not in log  # data-loading workers end quietly
     assert "Channel 'train': 4 images with masks" in log
+    assert_epoch_samples(log, 4, [0, 1])  # 3 + 1 per epoch: the short batch's filler is not counted
 
 
 def test_documented_regexes_read_every_metric_of_every_epoch(trained_job):
