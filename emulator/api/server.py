@@ -6,6 +6,9 @@ would not know the first one's running jobs. Threads serve requests concurrently
 the job slots are shared safely. The worker builds the service when it starts (not the master),
 so no thread is ever forked; on shutdown it stops the running jobs (they end Stopped with their
 artifacts) and whatever cannot finish in time is marked Failed when the server starts again.
+
+Requests are checked by emulator.api.request_validator; signatures are checked when the config
+or the environment has credentials (see emulator.api.sigv4 and docs/security.md).
 """
 from __future__ import annotations
 
@@ -21,8 +24,10 @@ from emulator.api.app import create_app
 from emulator.api.logs_ops import LogsOperations
 from emulator.api.metrics_ops import MetricsOperations
 from emulator.api.placement import DEFAULT_IMAGE_REPO, Placer
+from emulator.api.request_validator import MAX_BODY_BYTES, RequestPolicy
 from emulator.api.sagemaker_ops import SageMakerOperations
 from emulator.api.service import ServiceOptions, TrainingService
+from emulator.api.sigv4 import configured_credentials
 from emulator.jobhome import JobHome, default_home
 from emulator.lifecycle import DEFAULT_STOP_GRACE_SECONDS
 from emulator.store import JobStore
@@ -40,16 +45,28 @@ class ApiConfig:
     home: Path = field(default_factory=default_home)
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    max_concurrent_jobs: int = 1
+    max_concurrent_jobs: int = 1          # hosts that train at once (a job takes one per instance)
     runner: str = "auto"
     strict_gpu: bool = False
     stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS
     image_repo: str = DEFAULT_IMAGE_REPO
     threads: int = 8
+    # Requests must be signed with these (else with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+    # AWS_SESSION_TOKEN when set; else signatures are not checked).
+    access_key: str | None = None
+    secret_key: str | None = None
+    allowed_hosts: tuple[str, ...] = ()   # Host names accepted besides localhost and the bind address
+    max_body_bytes: int = MAX_BODY_BYTES
+
+    def request_policy(self) -> RequestPolicy:
+        return RequestPolicy(bind_host=self.host, allowed_hosts=tuple(self.allowed_hosts),
+                             credentials=configured_credentials(self.access_key, self.secret_key),
+                             max_body_bytes=self.max_body_bytes)
 
 
 def build(config: ApiConfig) -> tuple[Flask, TrainingService]:
     """The app and its job service; marks jobs a previous server left unfinished as Failed."""
+    policy = config.request_policy()  # first: refuse half-given credentials before touching the store
     home = JobHome(config.home)
     store = JobStore.open(home)
     placer = Placer(config.runner, strict_gpu=config.strict_gpu, image_repo=config.image_repo,
@@ -63,7 +80,12 @@ def build(config: ApiConfig) -> tuple[Flask, TrainingService]:
         log.warning("marked %d job(s) Failed that were running when the server last stopped: %s",
                     len(recovered), ", ".join(recovered))
     app = create_app([SageMakerOperations(service), LogsOperations(store, options.region, options.account),
-                      MetricsOperations(store)])
+                      MetricsOperations(store)], policy)
+    if policy.credentials is None:
+        log.warning("signatures are not checked: no credentials configured (access key/secret key, or "
+                    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+    else:
+        log.info("requests must be signed with access key %s", policy.credentials.access_key)
     return app, service
 
 
@@ -95,7 +117,7 @@ class ApiServer(BaseApplication):
     def load(self) -> Flask:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         app, self.service = build(self.config)
-        log.info("smlocal API on http://%s:%d (job home %s, %d job(s) at once, runner %s)", self.config.host,
+        log.info("smlocal API on http://%s:%d (job home %s, %d host(s) at once, runner %s)", self.config.host,
                  self.config.port, self.config.home, self.config.max_concurrent_jobs, self.config.runner)
         return app
 

@@ -1,8 +1,8 @@
 """Training jobs behind the API: submission, background runs, stop, restart recovery.
 
 Every job runs in its own background thread of the server process, through the runner its
-placement chose; `JobSlots` lets at most `max_concurrent_jobs` train at once (the others wait,
-InProgress / Starting). Every status change, log line and metric value goes to the job store
+placement chose; `HostSlots` lets at most `max_concurrent_jobs` hosts train at once (a job takes
+one per instance; the others wait, InProgress / Starting). Every status change, log line and metric value goes to the job store
 as it happens, so the store alone answers Describe, GetLogEvents and GetMetricStatistics, and a
 restarted server still has them. Jobs that were InProgress when the server died are marked
 Failed at the next start, and what they left running is ended.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from emulator.api.errors import ApiError, not_found
 from emulator.api.placement import PlacedRunner, Placer
-from emulator.api.scheduler import JobSlots
+from emulator.api.scheduler import HostSlots
 from emulator.jobhome import JobHome
 from emulator.lifecycle import EMULATOR_LOG_SOURCE, MESSAGES, JobResult, Transition, TrainingJob, now, region_from_env
 from emulator.metrics import MetricValue, definitions_for
@@ -38,7 +38,7 @@ RECOVERY_REASON = ("InternalServerError: The smlocal API server stopped while th
 
 @dataclass
 class ServiceOptions:
-    max_concurrent_jobs: int = 1
+    max_concurrent_jobs: int = 1        # hosts, not jobs: a 2-instance job takes 2 (the CLI's name)
     stop_grace_seconds: float = 120.0
     region: str = field(default_factory=region_from_env)
     account: str = DEFAULT_ACCOUNT_ID
@@ -50,7 +50,7 @@ class TrainingService:
         self.store = store
         self.placer = placer
         self.options = options or ServiceOptions()
-        self.slots = JobSlots(self.options.max_concurrent_jobs)
+        self.slots = HostSlots(self.options.max_concurrent_jobs)
         self._create_lock = threading.Lock()
         self._live: dict[str, TrainingJob] = {}
         self._threads: dict[str, threading.Thread] = {}
@@ -64,6 +64,11 @@ class TrainingService:
             spec = TrainingJobSpec.from_request(request)
         except RequestValidationError as exc:
             raise ApiError(exc.code, exc.message) from None
+        if not self.slots.fits(spec.instance_count):
+            raise ApiError("ResourceLimitExceeded", f"This server trains at most {self.slots.slots} host(s) at once "
+                                                    f"(smlocal api --max-concurrent-jobs {self.slots.slots}), and the "
+                                                    f"job asks for InstanceCount {spec.instance_count}: start the "
+                                                    f"server with --max-concurrent-jobs {spec.instance_count} or more.")
         with self._create_lock:
             existing = self.store.job(spec.name)
             if existing is not None:
@@ -75,7 +80,7 @@ class TrainingService:
                 job = TrainingJob.submit(
                     spec, self.home, PlacedRunner(placement, lambda running: self._started(spec.name, running)),
                     region=self.options.region, account=self.options.account,
-                    starting_message=self._starting_message(), stop_grace_seconds=self.options.stop_grace_seconds,
+                    starting_message=self._starting_message(spec.instance_count), stop_grace_seconds=self.options.stop_grace_seconds,
                     on_transition=lambda result, _t: self._save(spec.name, result),
                     on_log=lambda host, line: self._log_line(spec, host, line),
                     on_metric=lambda value: self._metric(spec.name, value))
@@ -94,18 +99,18 @@ class TrainingService:
                                                 f"({job.result.arn})") from None
             self._live[spec.name] = job
             job.note(placement.note)
-            self.slots.enqueue(spec.name)
+            self.slots.enqueue(spec.name, spec.instance_count)
             thread = threading.Thread(target=self._run, args=(job,), name=f"job-{spec.name}", daemon=True)
             self._threads[spec.name] = thread
             thread.start()
         return job.result.arn
 
-    def _starting_message(self) -> str:
-        ahead = self.slots.running + self.slots.waiting
-        if ahead < self.slots.slots:
+    def _starting_message(self, hosts: int) -> str:
+        if not self.slots.would_wait(hosts):
             return "Starting the training job"
+        ahead = self.slots.running_jobs + self.slots.waiting
         return (f"Waiting for a free training slot: {ahead} job(s) ahead; this server trains "
-                f"{self.slots.slots} job(s) at once")
+                f"{self.slots.slots} host(s) at once")
 
     def _run(self, job: TrainingJob) -> None:
         name = job.spec.name
@@ -116,7 +121,7 @@ class TrainingService:
             log.exception("training job %s ended with an unexpected error", name)
         finally:
             if got_slot:
-                self.slots.release()
+                self.slots.release(name)
             self._live.pop(name, None)
             if not self._closing:  # shutdown() still joins the threads it knows
                 self._threads.pop(name, None)

@@ -15,6 +15,7 @@ locations.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,11 +25,13 @@ from typing import Any, Callable
 import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from emulator.api.errors import ApiError
+from emulator.api.errors import ApiError, clip
 
 # Java regex classes used in the models -> the nearest Python equivalents (\w covers letters,
 # digits and underscore, which the patterns that use them all allow).
 _JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\d", r"\p{Z}": r"\s", r"\p{Alnum}": "a-zA-Z0-9"}
+# Messages quote the values they refuse, as the services do, but never more of one than this.
+MAX_SHOWN_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,15 @@ def _pattern(pattern: str) -> re.Pattern:
 
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True, default=str)
-    return str(value)
+        shown = value
+    elif isinstance(value, bool):
+        shown = str(value).lower()
+    else:
+        try:
+            shown = json.dumps(value, sort_keys=True, default=str) if isinstance(value, (dict, list)) else str(value)
+        except ValueError:  # an integer beyond Python's int-to-text limit (CBOR bignums can be)
+            shown = f"<{type(value).__name__} too large to show>"
+    return clip(shown, MAX_SHOWN_CHARS)
 
 
 def _lower_camel(name: str) -> str:
@@ -197,10 +203,15 @@ class _Checker:
         return value
 
     def number(self, value: Any, shape: Shape, where: str, *, integral: bool) -> Any:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integral and value != int(value)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                integral and not (isinstance(value, int) or (math.isfinite(value) and value.is_integer()))):
             self.wrong_type(value, where, "an integer" if integral else "a number")
             return value
-        value = int(value) if integral else float(value)
+        try:
+            value = int(value) if integral else float(value)
+        except OverflowError:  # an integer too large for a double
+            self.wrong_type(value, where, "a number")
+            return value
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         if low is not None and value < low:
             self.fail(value, where, f"Member must have value greater than or equal to {low}")

@@ -28,6 +28,9 @@ FAKE_ALGORITHM = REPO / "tests" / "functional" / "emulator" / "fake_algorithm.py
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 IC_IMAGE = "811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+ACCESS_KEY, SECRET_KEY = "test", "test"
+# What makes the server check signatures (emulator.api.sigv4); never inherited from the shell.
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
 def free_port() -> int:
@@ -109,7 +112,7 @@ class ApiServer:
         self.proc.wait()
 
     def client(self, service: str):
-        session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test",
+        session = boto3.session.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
                                         region_name="us-east-1")
         client = session.client(service, endpoint_url=self.endpoint,
                                 config=Config(retries={"max_attempts": 1}, read_timeout=30))
@@ -118,12 +121,20 @@ class ApiServer:
         return client
 
 
+def server_env(**extra: str) -> dict[str, str]:
+    """The server's environment: the fake algorithm, and credentials only where `extra` gives them."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AWS_ENDPOINT_URL") and k not in CREDENTIAL_VARIABLES}
+    env.update({"SMLOCAL_PROCESS_COMMAND": f"{sys.executable} {FAKE_ALGORITHM}", "AWS_REGION": "us-east-1",
+                "PYTHONUNBUFFERED": "1", **extra})
+    return env
+
+
 @pytest.fixture
 def api_env():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
-    env.update({"SMLOCAL_PROCESS_COMMAND": f"{sys.executable} {FAKE_ALGORITHM}", "AWS_REGION": "us-east-1",
-                "PYTHONUNBUFFERED": "1"})
-    return env
+    # The server checks signatures with the keys the clients sign with, so every operation and
+    # paginator of the suite also proves that botocore's signatures verify.
+    return server_env(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
 
 
 @pytest.fixture

@@ -193,7 +193,8 @@ def test_tags_add_list_delete(api, job_request):
     wait_for(sm, "tagged")
 
 
-def test_log_streams_and_events_as_the_sdk_reads_them(api, job_request):
+def test_log_streams_and_events_as_the_sdk_reads_them(make_server, job_request):
+    api = make_server("--runner", "process", "--max-concurrent-jobs", "2")  # the 2-host job takes both slots
     sm, logs = api.client("sagemaker"), api.client("logs")
     assert logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix="logs-job/")["logStreams"] == []
     lines = [f"line {i}" for i in range(5)]

@@ -1,0 +1,191 @@
+"""The one place every API request is checked before any operation sees it.
+
+A web page the user visits can send the server requests too: a cross-site `text/plain` POST
+needs no CORS preflight, and a DNS name the attacker controls can be re-pointed at 127.0.0.1
+(DNS rebinding) so that the browser treats the server as the attacker's own site. So, in order:
+
+1. Host: localhost or a loopback address (plus the bind address, any IP literal when bound to
+   all interfaces, and names the server was told to allow). An attacker's DNS name is refused.
+2. Origin / Sec-Fetch-Site: botocore sends neither; a browser sends them on every cross-site
+   POST. Only the server's own origin passes.
+3. The route and X-Amz-Target name a served service over a protocol botocore's model of that
+   service lists (CloudWatch: RPC v2 CBOR or JSON 1.0; SageMaker and Logs: JSON 1.1 only).
+4. Content-Type is exactly what botocore sends for that protocol. None of them is a type a
+   page may send without a preflight, which the server never grants.
+5. The body is at most `max_body_bytes` (413 otherwise), read with Flask's own limit so a
+   chunked body cannot exceed it either.
+6. With credentials configured, the SigV4 signature (emulator.api.sigv4).
+7. The body decodes (bounded nesting) and satisfies botocore's model of the operation.
+
+Refusals are AWS-shaped errors in the route's encoding, so botocore raises them as ClientError.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Protocol
+from urllib.parse import quote
+
+from botocore.credentials import ReadOnlyCredentials
+from flask import Request, g
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from emulator.api.errors import ApiError, clip
+from emulator.api.shapes import Relaxation, parse_input, service_model
+from emulator.api.sigv4 import SignatureChecker, SignedRequest
+from emulator.api.wire import CBOR_CONTENT_TYPE, Encoding
+
+# Larger than any request botocore's models allow for the operations served here (the largest,
+# CreateTrainingJob with every member at its maximum, is about 3.3 MB of JSON).
+MAX_BODY_BYTES = 4 * 1024 * 1024
+JSON_ENDPOINT, CBOR_ENDPOINT = "json_protocol", "cbor_protocol"
+QUERY_CONTENT_TYPE = "application/x-www-form-urlencoded"
+WILDCARD_BINDS = ("0.0.0.0", "::", "")
+_HOST = re.compile(r"^(?:\[(?P<ip6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::(?P<port>\d{1,5}))?$")
+# How much of a refused header value a message quotes.
+QUOTE_CHARS = 100
+
+
+class Operations(Protocol):
+    service: str                                   # botocore service name
+    relaxations: tuple[Relaxation, ...]
+    operations: dict[str, Callable[[dict], dict]]
+
+
+@dataclass(frozen=True)
+class RequestPolicy:
+    """What the server accepts: its own addresses, the signing credentials, the body limit."""
+    bind_host: str = "127.0.0.1"
+    allowed_hosts: tuple[str, ...] = ()
+    credentials: ReadOnlyCredentials | None = None
+    max_body_bytes: int = MAX_BODY_BYTES
+
+
+@dataclass(frozen=True)
+class CheckedRequest:
+    service: Operations
+    operation: str
+    params: dict
+    encoding: Encoding
+
+
+def _access_denied(message: str) -> ApiError:
+    return ApiError("AccessDeniedException", message, 403)
+
+
+def _unknown(message: str) -> ApiError:
+    return ApiError("UnknownOperationException", message)
+
+
+class RequestValidator:
+    def __init__(self, services: list[Operations], policy: RequestPolicy) -> None:
+        self.policy = policy
+        self.by_prefix = {service_model(s.service).metadata["targetPrefix"]: s for s in services}
+        self.signatures = SignatureChecker(policy.credentials) if policy.credentials else None
+        self._allowed_names = {"localhost", policy.bind_host.lower(), *(h.lower() for h in policy.allowed_hosts)}
+
+    # ---- 1, 2: where the request comes from ------------------------------------------------
+
+    def _host_is_ours(self, host: str) -> bool:
+        match = _HOST.match(host)
+        if match is None:
+            return False
+        name = (match["ip6"] or match["name"]).lower()
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:
+            return name in self._allowed_names
+        # An IP literal cannot be re-pointed by DNS; only loopback ones are ours unless the
+        # server listens on other addresses.
+        return address.is_loopback or name in self._allowed_names or self.policy.bind_host in WILDCARD_BINDS
+
+    def check_origin(self, request: Request) -> None:
+        host = request.headers.get("Host", "")
+        if not self._host_is_ours(host):
+            raise _access_denied(f"Host '{clip(host, QUOTE_CHARS)}' is not an address of this server; it answers "
+                                 f"requests for localhost and its loopback addresses (a defence against DNS "
+                                 f"rebinding; see docs/security.md).")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.lower() != f"http://{host}".lower():
+            raise _access_denied(f"Requests from web pages are refused (Origin '{clip(origin, QUOTE_CHARS)}'); "
+                                 f"AWS SDKs send no Origin header.")
+        if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+            raise _access_denied("Requests from web pages are refused (Sec-Fetch-Site is "
+                                 f"'{clip(request.headers['Sec-Fetch-Site'], QUOTE_CHARS)}').")
+
+    # ---- 3-7: the AWS protocol ---------------------------------------------------------------
+
+    def check(self, request: Request) -> CheckedRequest | None:
+        """Raise ApiError for a refused request; the checked AWS request, or None for other routes."""
+        g.api_request_id = str(uuid.uuid4())
+        g.api_encoding = Encoding.cbor_rpc() if request.endpoint == CBOR_ENDPOINT else Encoding.json()
+        self.check_origin(request)
+        if request.endpoint == CBOR_ENDPOINT:
+            prefix, operation = request.view_args["prefix"], request.view_args["operation"]
+            service, protocol = self._service(prefix, "smithy-rpc-v2-cbor"), "smithy-rpc-v2-cbor"
+            encoding = g.api_encoding
+        elif request.endpoint == JSON_ENDPOINT:
+            target = request.headers.get("X-Amz-Target", "")
+            if "." not in target:
+                raise self._not_json(request)
+            prefix, operation = target.split(".", 1)
+            service, protocol = self._service(prefix, "json"), "json"
+            encoding = g.api_encoding = Encoding.json(service_model(service.service).metadata["jsonVersion"])
+        else:
+            return None
+        self._check_content_type(request, encoding.content_type, service, protocol)
+        body = self._body(request)
+        model = service_model(service.service)
+        if self.signatures is not None:
+            self.signatures.check(self._signed(request, body), model.signing_name,
+                                  query_compatible="awsQueryCompatible" in model.metadata)
+        if operation not in service.operations:
+            raise _unknown(f"{prefix}.{clip(operation, QUOTE_CHARS)} is not supported by the smlocal API; supported: "
+                           f"{', '.join(sorted(service.operations))}.")
+        params = parse_input(encoding.decode(body), model.operation_model(operation).input_shape,
+                             service.relaxations)
+        return CheckedRequest(service, operation, params, encoding)
+
+    def _service(self, prefix: str, protocol: str) -> Operations:
+        service = self.by_prefix.get(prefix)
+        if service is None:
+            raise _unknown(f"This endpoint serves {', '.join(sorted(self.by_prefix))}; not "
+                           f"'{clip(prefix, QUOTE_CHARS)}'.")
+        metadata = service_model(service.service).metadata
+        if protocol not in metadata.get("protocols", [metadata["protocol"]]):
+            raise _unknown(f"{prefix} is not served over {protocol}: botocore uses "
+                           f"{', '.join(metadata.get('protocols', [metadata['protocol']]))}.")
+        return service
+
+    def _not_json(self, request: Request) -> ApiError:
+        if request.mimetype == QUERY_CONTENT_TYPE:
+            return _unknown("The query protocol (form-encoded Action=...) is not served here; use a client that "
+                            "sends JSON or CBOR (botocore does).")
+        return _unknown("Missing X-Amz-Target header (SageMaker.<Operation>, Logs_20140328.<Operation>, ...).")
+
+    def _check_content_type(self, request: Request, expected: str, service: Operations, protocol: str) -> None:
+        if request.mimetype != expected:
+            sent = request.headers.get("Content-Type", "")
+            raise ApiError("UnsupportedMediaTypeException",
+                           f"Content-Type '{clip(sent, QUOTE_CHARS)}' is not what botocore sends to "
+                           f"{service.service} over {protocol}: expected '{expected}'.", 415)
+
+    def _body(self, request: Request) -> bytes:
+        limit = self.policy.max_body_bytes
+        too_large = ApiError("PayloadTooLargeException", f"The request body is larger than this server's limit of "
+                                                         f"{limit} bytes.", 413)
+        if request.content_length is not None and request.content_length > limit:
+            raise too_large
+        try:
+            # Flask stops reading at MAX_CONTENT_LENGTH (create_app sets it), also for chunked bodies.
+            return request.get_data(cache=True)
+        except RequestEntityTooLarge:
+            raise too_large from None
+
+    @staticmethod
+    def _signed(request: Request, body: bytes) -> SignedRequest:
+        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or quote(request.path)
+        path, _, query = raw.partition("?")
+        return SignedRequest(request.method, request.headers.get("Host", ""), path, query, request.headers, body)
