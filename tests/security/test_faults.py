@@ -195,3 +195,44 @@ def test_image_classification_killed_mid_training_then_warm_started_from_the_las
                                         tmp_path / "out", epochs=1, num_training_samples=32), tmp_path / "home")
     assert again.result.status == "Completed", again.result.failure_reason
     assert "Incremental training: initialising from" in (again.dir.root / "job.log").read_text()
+
+
+def docker_image(tag: str):
+    """The built image's tag, or skip: without an engine or the image this test cannot run."""
+    try:
+        import docker
+
+        docker.from_env().images.get(tag)
+    except Exception as exc:  # noqa: BLE001 - no SDK, no engine, no image
+        pytest.skip(f"needs a Docker engine and the image {tag} ({exc})")
+    return tag
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_docker_job_killed_mid_training_leaves_no_container(tmp_path):
+    import docker
+
+    image = docker_image(os.environ.get("SMLOCAL_IC_IMAGE", "smlocal/image-classification:latest"))
+    data = ic_jobs.make_data(tmp_path / "data", shards=1)
+    spec = tmp_path / "docker-killed.json"
+    body = ic_jobs.request("docker-killed", [ic_jobs.channel("train", data["shards"]),
+                                             ic_jobs.channel("validation", data["validation"]["rec"])],
+                           tmp_path / "out", epochs=500, num_training_samples=32)
+    body["AlgorithmSpecification"] = {"TrainingInputMode": "File", "TrainingImage": image}
+    spec.write_text(json.dumps(body))
+    proc = start_train(tmp_path, "docker-killed", "--spec", spec, "--image", image)
+    wait_until(lambda: "Epoch[0]" in (tmp_path / "docker-killed.out").read_text(), 300, "training to begin")
+    kill_cli(proc)
+    client = docker.from_env()
+
+    def container_gone():
+        try:
+            client.containers.get("smlocal-docker-killed-algo-1")
+            return False
+        except docker.errors.NotFound:
+            return True
+
+    wait_until(container_gone, 60, "the watcher to remove the container")
+    assert job_processes("docker-killed") == []
+    assert_failed_because_abandoned(tmp_path, "docker-killed", "Training")
