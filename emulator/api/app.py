@@ -37,8 +37,9 @@ def _error(status: int, code: str, message: str) -> Response:
 def create_app(services: list[Operations], policy: RequestPolicy | None = None) -> Flask:
     app = Flask("smlocal-api")
     validator = RequestValidator(services, policy or RequestPolicy())
-    # Flask's own body limit: reading a longer body (chunked ones too) raises RequestEntityTooLarge.
-    app.config["MAX_CONTENT_LENGTH"] = validator.policy.max_body_bytes
+    # Flask's own body limit, one byte above the validator's so that it can tell a chunked body
+    # of exactly the limit from a longer one (Flask stops reading those at this length).
+    app.config["MAX_CONTENT_LENGTH"] = validator.policy.max_body_bytes + 1
 
     @app.before_request
     def validate() -> None:

@@ -28,6 +28,7 @@ from emulator.api.request_validator import MAX_BODY_BYTES, RequestPolicy
 from emulator.api.sagemaker_ops import SageMakerOperations
 from emulator.api.service import ServiceOptions, TrainingService
 from emulator.api.sigv4 import configured_credentials
+from emulator.instance_types import HOST_LIMIT_ENV, host_limit
 from emulator.jobhome import JobHome, default_home
 from emulator.lifecycle import DEFAULT_STOP_GRACE_SECONDS
 from emulator.store import JobStore
@@ -64,6 +65,15 @@ class ApiConfig:
                              max_body_bytes=self.max_body_bytes)
 
 
+def concurrent_hosts(requested: int) -> int:
+    """Hosts the server trains at once: as asked, but never more than the machine runs (host_limit)."""
+    machine = host_limit()
+    if requested > machine:
+        log.warning("--max-concurrent-jobs %d is more hosts than this machine runs at once (%d); training at most "
+                    "%d at once. %s raises the machine's limit.", requested, machine, machine, HOST_LIMIT_ENV)
+    return min(requested, machine)
+
+
 def build(config: ApiConfig) -> tuple[Flask, TrainingService]:
     """The app and its job service; marks jobs a previous server left unfinished as Failed."""
     policy = config.request_policy()  # first: refuse half-given credentials before touching the store
@@ -72,7 +82,7 @@ def build(config: ApiConfig) -> tuple[Flask, TrainingService]:
     placer = Placer(config.runner, strict_gpu=config.strict_gpu, image_repo=config.image_repo,
                     stop_grace_seconds=config.stop_grace_seconds,
                     process_command=os.environ.get(PROCESS_COMMAND_ENV))
-    options = ServiceOptions(max_concurrent_jobs=config.max_concurrent_jobs,
+    options = ServiceOptions(max_concurrent_jobs=concurrent_hosts(config.max_concurrent_jobs),
                              stop_grace_seconds=config.stop_grace_seconds)
     service = TrainingService(home, store, placer, options)
     recovered = service.recover()

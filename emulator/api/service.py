@@ -2,10 +2,11 @@
 
 Every job runs in its own background thread of the server process, through the runner its
 placement chose; `HostSlots` lets at most `max_concurrent_jobs` hosts train at once (a job takes
-one per instance; the others wait, InProgress / Starting). Every status change, log line and metric value goes to the job store
-as it happens, so the store alone answers Describe, GetLogEvents and GetMetricStatistics, and a
-restarted server still has them. Jobs that were InProgress when the server died are marked
-Failed at the next start, and what they left running is ended.
+one per instance; the others wait, InProgress / Starting). Every status change, log line and
+metric value goes to the job store as it happens, so the store alone answers Describe,
+GetLogEvents and GetMetricStatistics, and a restarted server still has them. Jobs that were
+InProgress when the server died are marked Failed at the next start, and what they left
+running is ended.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from emulator.api.errors import ApiError, not_found
 from emulator.api.placement import PlacedRunner, Placer
 from emulator.api.scheduler import HostSlots
 from emulator.jobhome import JobHome
-from emulator.lifecycle import EMULATOR_LOG_SOURCE, MESSAGES, JobResult, Transition, TrainingJob, now, region_from_env
+from emulator.lifecycle import (EMULATOR_LOG_SOURCE, MESSAGES, JobResult, Transition, TrainingJob, check_host_limit,
+                                now, region_from_env)
 from emulator.metrics import MetricValue, definitions_for
 from emulator.spec import DEFAULT_ACCOUNT_ID, RequestValidationError, TrainingJobSpec
 from emulator.staging import remove_tree
@@ -64,6 +66,11 @@ class TrainingService:
             spec = TrainingJobSpec.from_request(request)
         except RequestValidationError as exc:
             raise ApiError(exc.code, exc.message) from None
+        # What the machine runs at all (SMLOCAL_MAX_HOSTS) first, then what this server was told to.
+        try:
+            check_host_limit(spec)
+        except RequestValidationError as exc:
+            raise ApiError(exc.code, exc.message) from None
         if not self.slots.fits(spec.instance_count):
             raise ApiError("ResourceLimitExceeded", f"This server trains at most {self.slots.slots} host(s) at once "
                                                     f"(smlocal api --max-concurrent-jobs {self.slots.slots}), and the "
@@ -80,7 +87,8 @@ class TrainingService:
                 job = TrainingJob.submit(
                     spec, self.home, PlacedRunner(placement, lambda running: self._started(spec.name, running)),
                     region=self.options.region, account=self.options.account,
-                    starting_message=self._starting_message(spec.instance_count), stop_grace_seconds=self.options.stop_grace_seconds,
+                    starting_message=self._starting_message(spec.instance_count),
+                    stop_grace_seconds=self.options.stop_grace_seconds,
                     on_transition=lambda result, _t: self._save(spec.name, result),
                     on_log=lambda host, line: self._log_line(spec, host, line),
                     on_metric=lambda value: self._metric(spec.name, value))

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from emulator.api.scheduler import HostSlots
+from emulator.api.server import concurrent_hosts
 
 
 def _run_in_background(slots, name, cancelled=lambda: False):
@@ -101,3 +102,10 @@ def test_a_cancelled_waiting_job_leaves_without_a_slot():
 def test_at_least_one_slot():
     with pytest.raises(ValueError, match="at least 1"):
         HostSlots(0)
+
+
+def test_the_server_never_trains_more_hosts_at_once_than_the_machine_runs(monkeypatch, caplog):
+    monkeypatch.setenv("SMLOCAL_MAX_HOSTS", "3")
+    assert concurrent_hosts(2) == 2
+    assert concurrent_hosts(8) == 3
+    assert "SMLOCAL_MAX_HOSTS raises the machine's limit" in caplog.text
