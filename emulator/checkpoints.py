@@ -5,7 +5,9 @@ job runs the folders are scanned every few seconds; a file is uploaded once it h
 changing between two scans (so a checkpoint being written is never uploaded half-done), and a
 file the algorithm deleted is deleted under S3Uri too. At the end everything changed is
 uploaded regardless. A stopped job's successor with the same S3Uri therefore starts with the
-stopped job's last checkpoints.
+stopped job's last checkpoints. Files still named `*.tmp` (or inside a `*.tmp` folder) are never
+uploaded: the algorithm renames each checkpoint file when it is complete, so those are partial,
+from a write in progress or cut short by a kill.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from emulator.packing import is_partial
 from emulator.storage import ObjectInfo, Storage, join
 
 Signature = tuple[int, int]  # (size, mtime_ns)
@@ -21,8 +24,11 @@ Signature = tuple[int, int]  # (size, mtime_ns)
 
 def _scan(folder: Path) -> dict[str, Signature]:
     found = {}
-    for dirpath, _, filenames in os.walk(folder):
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not is_partial(d)]
         for name in filenames:
+            if is_partial(name):
+                continue
             path = Path(dirpath) / name
             try:
                 st = path.stat()

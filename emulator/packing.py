@@ -1,7 +1,10 @@
 """model.tar.gz and output.tar.gz: every host's /opt/ml/model (resp. output/data) in one tarball.
 
 Hosts are merged in order (algo-1 first); when two hosts write the same file name the first
-host's file is kept. Only regular files and folders are packed (no links, FIFOs or devices).
+host's file is kept. Only regular files and folders are packed (no links, FIFOs or devices), and
+only complete ones: the algorithm writes each artifact as `<name>.tmp` (or inside a `*.tmp`
+folder) and renames it when done, so whatever still has a `.tmp` name was cut short by a kill and
+is left out.
 The tarball appears at its destination in one step: a temporary file renamed in place locally,
 or an S3 upload that only becomes visible when it completes.
 """
@@ -21,6 +24,14 @@ from emulator.storage import Storage, is_s3, local_path
 COMPRESS_LEVEL = 1
 
 
+PARTIAL_SUFFIX = ".tmp"
+
+
+def is_partial(name: str) -> bool:
+    """A file or folder the algorithm had not finished writing (see the module doc)."""
+    return name.endswith(PARTIAL_SUFFIX)
+
+
 def _entries(roots: list[Path]) -> list[tuple[Path, str]]:
     seen: set[str] = set()
     entries = []
@@ -28,8 +39,8 @@ def _entries(roots: list[Path]) -> list[tuple[Path, str]]:
         if not root.is_dir():
             continue
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            for name in sorted(dirnames) + sorted(filenames):
+            dirnames[:] = sorted(d for d in dirnames if not is_partial(d))
+            for name in dirnames + sorted(f for f in filenames if not is_partial(f)):
                 path = Path(dirpath) / name
                 if path.is_symlink() or not (path.is_file() or path.is_dir()):
                     continue

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import mxnet as mx
 
+from algorithms.common.warm_start import read_symbol_nodes
 from container.errors import ClientError
 
 PREFIX = "image-classification"
@@ -24,9 +25,14 @@ def params_path(directory: Path, epoch: int) -> Path:
 
 
 def _atomic_write(path: Path, write) -> None:
+    """`write(temp_path)` then rename: a reader, or the packing of a killed job, sees the old file
+    or the new one, never half of one (packing skips `*.tmp`)."""
     tmp = path.with_name(path.name + ".tmp")
-    write(str(tmp))
-    os.replace(tmp, path)
+    try:
+        write(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def save_params(path: Path, arg_params: dict, aux_params: dict) -> None:
@@ -53,10 +59,13 @@ def params_files(directory: Path) -> dict[int, Path]:
 
 
 def load_params(path: Path) -> tuple[dict, dict]:
+    expected = "expected an MXNet parameter file of named arrays (as Module.save_checkpoint writes)"
     try:
         saved = mx.nd.load(str(path))
-    except mx.base.MXNetError as exc:
-        raise ClientError(f"Cannot read model parameters {path.name}: not an MXNet params file") from exc
+    except mx.base.MXNetError:
+        raise ClientError(f"Cannot read model parameters {path.name}: damaged or not MXNet; {expected}") from None
+    if not isinstance(saved, dict):
+        raise ClientError(f"Cannot use model parameters {path.name}: it holds unnamed arrays; {expected}")
     arg, aux = {}, {}
     for key, value in saved.items():
         kind, _, name = key.partition(":")
@@ -83,38 +92,43 @@ class SavedModel:
         return {"num_layers": self.num_layers, "image_shape": self.image_shape, "num_classes": self.num_classes}
 
 
-def read_saved_model(directory: Path) -> SavedModel:
+def read_saved_model(directory: Path, source: str = "the model channel") -> SavedModel:
     """Describe the artifacts in `directory` (the latest epoch's params are the ones to load)."""
     symbol = directory / f"{PREFIX}-symbol.json"
     found = params_files(directory)
     if not symbol.is_file() or not found:
         names = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
         raise ClientError(
-            f"The model channel does not hold an image-classification model: expected "
+            f"{source[:1].upper()}{source[1:]} does not hold an image-classification model: expected "
             f"{PREFIX}-symbol.json and {PREFIX}-NNNN.params, found {names}")
     epoch = max(found)
-    layers, classes = _describe_graph(symbol)
+    layers, classes = _describe_graph(symbol, source)
     shape = None
     shapes_file = directory / "model-shapes.json"
     if shapes_file.is_file():
         try:
-            shape = tuple(json.loads(shapes_file.read_text())[-1]["shape"][1:])
+            shape = tuple(int(n) for n in json.loads(shapes_file.read_bytes().decode("utf-8"))[-1]["shape"][1:])
         except (ValueError, KeyError, IndexError, TypeError):
-            raise ClientError("model-shapes.json in the model channel is malformed") from None
+            raise ClientError(
+                f"model-shapes.json in {source} is malformed; expected "
+                f'[{{"shape": [N, C, H, W], "name": "data"}}]') from None
     return SavedModel(directory, symbol, found[epoch], epoch, layers, classes, shape)
 
 
-def _describe_graph(symbol_file: Path) -> tuple[int | None, int | None]:
+def _describe_graph(symbol_file: Path, source: str) -> tuple[int | None, int | None]:
     """num_layers and num_classes from a saved graph: weighted layers = unit convolutions + conv0 + fc."""
-    try:
-        nodes = json.loads(symbol_file.read_text())["nodes"]
-    except (ValueError, KeyError):
-        raise ClientError(f"{symbol_file.name} in the model channel is not an MXNet symbol file") from None
+    nodes = read_symbol_nodes(symbol_file, source)
     convs = sum(1 for n in nodes if n["op"] == "Convolution" and re.match(r"stage\d+_unit\d+_conv\d$", n["name"]))
     fcs = [n for n in nodes if n["op"] == "FullyConnected"]
     classes = None
     if fcs:
         attrs = fcs[-1].get("attrs") or fcs[-1].get("attr") or fcs[-1].get("param") or {}
-        classes = int(attrs["num_hidden"]) if "num_hidden" in attrs else None
+        hidden = attrs.get("num_hidden") if isinstance(attrs, dict) else None
+        try:
+            classes = None if hidden is None else int(hidden)
+        except (TypeError, ValueError):
+            raise ClientError(
+                f"{symbol_file.name} in {source} is malformed; its last FullyConnected layer's num_hidden "
+                f"is {str(hidden)[:40]!r}, expected a whole number") from None
     layers = convs + 2 if convs else None
     return layers, classes

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import mxnet as mx
 
+from algorithms.common.warm_start import read_symbol_nodes
 from algorithms.object_detection import network
 from container.errors import ClientError
 
@@ -35,12 +36,20 @@ def export(net: network.Detector, directory: Path, hyperparameters: dict[str, st
     side = net.image_shape
     context = next(iter(net.collect_params().values())).list_ctx()[0]
     net(mx.nd.zeros((1, 3, side, side), ctx=context)).wait_to_read()  # trace the detection graph
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".export-") as tmp:
+    _remove_interrupted_exports(directory)
+    # Written beside the artifacts (same file system, so each rename is atomic) in a folder whose
+    # `.tmp` name keeps a killed job's partial files out of model.tar.gz and checkpoint uploads.
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".export-", suffix=".tmp") as tmp:
         net.export(os.path.join(tmp, PREFIX), epoch=0)
         Path(tmp, HYPERPARAMS_FILE).write_text(json.dumps(hyperparameters, indent=1, sort_keys=True))
         for name in ARTIFACTS:
             os.replace(Path(tmp, name), directory / name)
     return directory / PARAMS_FILE
+
+
+def _remove_interrupted_exports(directory: Path) -> None:
+    for stale in directory.glob(".export-*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def has_model(directory: Path) -> bool:
@@ -67,8 +76,10 @@ def read_saved_model(directory: Path, source: str) -> SavedModel:
         raise ClientError(
             f"{source} does not hold an object-detection model: expected {', '.join(ARTIFACTS)}, "
             f"found {names}")
+    # The graph is rebuilt from the hyperparameters, but a damaged symbol file means a damaged model.
+    read_symbol_nodes(directory / SYMBOL_FILE, source)
     try:
-        hyperparameters = json.loads((directory / HYPERPARAMS_FILE).read_text())
+        hyperparameters = json.loads((directory / HYPERPARAMS_FILE).read_bytes().decode("utf-8"))
     except ValueError:
         raise ClientError(f"{HYPERPARAMS_FILE} in {source} is not valid JSON") from None
     if not isinstance(hyperparameters, dict):
@@ -79,10 +90,13 @@ def read_saved_model(directory: Path, source: str) -> SavedModel:
 def load_params(net: network.Detector, path: Path, source: str, contexts: list) -> None:
     """Set every learned parameter of `net` from `path`. Constants (anchors, pixel statistics)
     are derived from this job's configuration and are never taken from the file."""
+    expected = "expected the MXNet parameter file of named arrays that HybridBlock.export writes"
     try:
         saved = mx.nd.load(str(path))
-    except mx.base.MXNetError as exc:
-        raise ClientError(f"Cannot read {path.name} in {source}: not an MXNet params file") from exc
+    except mx.base.MXNetError:
+        raise ClientError(f"Cannot read {path.name} in {source}: damaged or not MXNet; {expected}") from None
+    if not isinstance(saved, dict):
+        raise ClientError(f"Cannot use {path.name} in {source}: it holds unnamed arrays; {expected}")
     saved = {name.split(":", 1)[-1]: value for name, value in saved.items()}
     params = {name: p for name, p in net.collect_params().items() if not network.is_constant(p)}
     missing = [name for name in params if name not in saved]

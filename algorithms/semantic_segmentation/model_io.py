@@ -30,12 +30,20 @@ _LAYER3_BLOCKS = {6: "resnet-50", 23: "resnet-101"}
 def export(net, directory: Path, hyperparameters: dict[str, str]) -> Path:
     """Write both artifacts into `directory`, each replaced atomically."""
     directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".export-") as tmp:
+    _remove_interrupted_exports(directory)
+    # Written beside the artifacts (same file system, so each rename is atomic) in a folder whose
+    # `.tmp` name keeps a killed job's partial files out of model.tar.gz and checkpoint uploads.
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".export-", suffix=".tmp") as tmp:
         net.save_parameters(os.path.join(tmp, PARAMS_FILE))
         Path(tmp, HYPERPARAMS_FILE).write_text(json.dumps(hyperparameters, indent=1, sort_keys=True))
         for name in ARTIFACTS:
             os.replace(Path(tmp, name), directory / name)
     return directory / PARAMS_FILE
+
+
+def _remove_interrupted_exports(directory: Path) -> None:
+    for stale in directory.glob(".export-*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def has_model(directory: Path) -> bool:
@@ -72,14 +80,15 @@ def read_saved_model(directory: Path, source: str) -> SavedModel:
     try:
         arrays = mx.nd.load(str(params))
     except mx.base.MXNetError:
-        raise ClientError(f"Cannot read {PARAMS_FILE} in {source}: not an MXNet parameter file") from None
+        raise ClientError(f"Cannot read {PARAMS_FILE} in {source}: damaged or not MXNet; expected the Gluon "
+                          f"parameter file that save_parameters writes") from None
     if not isinstance(arrays, dict):
         raise ClientError(f"{PARAMS_FILE} in {source} holds unnamed arrays, not Gluon parameters")
     hyperparameters: dict = {}
     hp_file = directory / HYPERPARAMS_FILE
     if hp_file.is_file():
         try:
-            hyperparameters = json.loads(hp_file.read_text())
+            hyperparameters = json.loads(hp_file.read_bytes().decode("utf-8"))
         except ValueError:
             raise ClientError(f"{HYPERPARAMS_FILE} in {source} is not valid JSON") from None
         if not isinstance(hyperparameters, dict):

@@ -31,3 +31,24 @@ def test_empty_or_missing_folders_give_an_empty_tarball(tmp_path):
     assert pack_and_store([tmp_path / "none"], f"file://{dest}", Storage(), tmp_path / "scratch") == 0
     with tarfile.open(dest) as tar:
         assert tar.getmembers() == []
+
+
+def test_partial_files_of_a_killed_job_are_neither_packed_nor_uploaded_as_checkpoints(tmp_path):
+    """Artifacts are written as `*.tmp` (or in a `*.tmp` folder) and renamed when complete."""
+    from emulator.checkpoints import CheckpointSync
+
+    model = tmp_path / "model"
+    (model / ".export-x1.tmp").mkdir(parents=True)
+    (model / ".export-x1.tmp" / "model_algo_1-0000.params").write_bytes(b"half")
+    (model / "model_algo_1-0000.params.tmp").write_bytes(b"half")
+    (model / "model_algo_1-0000.params").write_bytes(b"complete")
+    dest = tmp_path / "model.tar.gz"
+    assert pack_and_store([model], str(dest), Storage(), tmp_path / "scratch") == 1
+    with tarfile.open(dest) as tar:
+        assert tar.getnames() == ["model_algo_1-0000.params"]
+
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    sync = CheckpointSync(Storage(), str(remote), [model])
+    sync.stop()  # the final sync uploads everything complete
+    assert [p.name for p in remote.iterdir()] == ["model_algo_1-0000.params"]
