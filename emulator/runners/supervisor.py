@@ -58,6 +58,8 @@ def exit_code(returncode: int) -> int:
 
 
 def supervise(parent: int, command: list[str]) -> int:
+    if os.getpgrp() != os.getpid():
+        os.setsid()  # the group killed below must be the host's own, never the caller's
     try:
         child = subprocess.Popen(command, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     except OSError as exc:
