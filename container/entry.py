@@ -1,4 +1,4 @@
-"""`python -m container train`: run one training job under the SageMaker contract."""
+"""`python -m container train|serve`: a training job, or an inference server, under the SageMaker contract."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,7 @@ from container.errors import ClientError, failure_message, write_failure
 from container.launcher import Launcher, is_worker
 from container.logs import setup_logging
 from container.paths import MLPaths
-from container.registry import algorithm_name, check_host_count, load_train
+from container.registry import algorithm_name, check_host_count, load_serve, load_train
 from container.stop import StopSignal
 
 
@@ -45,14 +45,29 @@ def train(environ: dict[str, str] | None = None) -> int:
     return 0
 
 
+def serve(environ: dict[str, str] | None = None) -> int:
+    """Serve /opt/ml/model until SIGTERM; returns the exit code (non-zero when it cannot start)."""
+    from container.serve import ServeConfig, run_server
+
+    log = setup_logging()
+    log.info("Docker entrypoint called with argument(s): serve")
+    try:
+        name = algorithm_name(environ)
+        config = ServeConfig.from_env(environ)
+    except ClientError as exc:
+        log.error("Customer Error: %s", exc)
+        return 2
+    # The algorithm's module is imported in each worker, after gunicorn's fork (see container.serve).
+    return run_server(config, lambda cfg: load_serve(name)(cfg.model_dir, batch=cfg.batch))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] not in ("train", "serve"):
         print("usage: python -m container train|serve", file=sys.stderr)
         return 64
     if args[0] == "serve":
-        print("This image is a training image; serving is not part of it.", file=sys.stderr)
-        return 64
+        return serve()
     code = train()
     if code != 0 and is_worker(os.environ):
         # A failed distributed worker leaves at once: MXNet's exit barrier would wait for the
