@@ -114,6 +114,17 @@ class JobResult:
             return None
         return max(1, round((self.training_end_time - self.training_start_time).total_seconds()))
 
+    def end_failed(self, reason: str, at: datetime) -> None:
+        """End a job that can no longer end by itself (its process is gone): Failed, with `reason`
+        unless it had failed for a reason of its own already."""
+        if self.transitions and self.transitions[-1].end_time is None:
+            self.transitions[-1].end_time = at
+        self.transitions.append(Transition("Failed", at, MESSAGES["Failed"], at))
+        self.status = self.secondary_status = "Failed"
+        self.failure_reason = self.failure_reason or reason[:FAILURE_REASON_LIMIT]
+        self.training_end_time = self.training_end_time or at
+        self.last_modified_time = at
+
     @property
     def succeeded(self) -> bool:
         return self.status in ("Completed", "Stopped")
@@ -518,13 +529,7 @@ def fail_if_abandoned(job_dir: JobDir) -> bool:
         at = now()
         reason = ABANDONED_REASON.format(pid=result.owner_pid or "unknown", status=result.status,
                                          secondary=result.secondary_status, when=at.isoformat(timespec="seconds"))
-        if result.transitions and result.transitions[-1].end_time is None:
-            result.transitions[-1].end_time = at
-        result.transitions.append(Transition("Failed", at, MESSAGES["Failed"], at))
-        result.status = result.secondary_status = "Failed"
-        result.failure_reason = result.failure_reason or reason
-        result.training_end_time = result.training_end_time or at
-        result.last_modified_time = at
+        result.end_failed(reason, at)
         if result.model_artifacts is None and job_dir.request_file.is_file():
             result.model_artifacts = _packed_model(job_dir)
         job_dir.write_json(job_dir.state_file, result.to_dict())
