@@ -105,21 +105,24 @@ class WorkerGroup:
             stop.request()
 
     def all_sum(self, name: str, values) -> np.ndarray:
-        """Element-wise sum over the workers (dist_sync), or the values themselves."""
+        """Element-wise sum over the workers (dist_sync), or the values themselves.
+
+        MXNet 1.9.1's parameter server carries the values as float32, also when the arrays are
+        float64 (a float64 push of 54997.206944602825 is pulled as 54997.20703125), so sums are
+        float32 sums: integers are exact below 2**24. `broadcast` is exact."""
         values = np.asarray(values, dtype=np.float64)
         if not self.synchronous:
             return values
-        # float64 keeps sums of large counts exact.
-        key, array = self._key(name), mx.nd.array(values, dtype="float64")
+        key, array = self._key(name), mx.nd.array(values, dtype="float32")
         if self._keys.get(key) != values.shape:
             if key in self._keys:
                 raise ValueError(f"all_sum({name!r}) needs the same shape every time")
-            self.kv.init(key, mx.nd.zeros(values.shape, dtype="float64"))
+            self.kv.init(key, mx.nd.zeros(values.shape, dtype="float32"))
             self._keys[key] = values.shape
         self.kv.push(key, array)
-        out = mx.nd.zeros(values.shape, dtype="float64")
+        out = mx.nd.zeros(values.shape, dtype="float32")
         self.kv.pull(key, out=out)
-        return out.asnumpy()
+        return out.asnumpy().astype(np.float64)
 
     def _key(self, name: str) -> str | int:
         if not self.integer_keys:
@@ -156,7 +159,11 @@ class WorkerGroup:
         values = np.asarray(values, dtype=np.float64)
         if not self.synchronous:
             return values
-        return self.all_sum(name, values if self.is_leader else np.zeros_like(values))
+        # Exactly, through the float32 transport (see all_sum): each float64 travels as three
+        # float32 parts whose sum is the value (24 + 24 + 24 bits >= its 53), and the other
+        # workers add zeros.
+        parts = _float32_parts(values.ravel()) if self.is_leader else np.zeros((3, values.size))
+        return self.all_sum(name, parts).sum(axis=0).reshape(values.shape)
 
     def differs_from_leader(self, name: str, values) -> bool:
         """dist_sync: True when `values` differ from host 1's (e.g. a checksum of the weights,
@@ -243,6 +250,16 @@ class WorkerGroup:
         running = {name: p for name, p in params.items() if name.endswith(("running_mean", "running_var"))}
         for name, value in self.average_arrays(_first_copies(running), "gluon-running").items():
             running[name].set_data(value)
+
+
+def _float32_parts(values: np.ndarray) -> np.ndarray:
+    """(3, n) float32-representable parts whose float64 sum is exactly `values`."""
+    parts, rest = [], values
+    for _ in range(3):
+        part = rest.astype(np.float32).astype(np.float64)
+        parts.append(part)
+        rest = rest - part
+    return np.stack(parts)
 
 
 def idle_module_step(module: mx.mod.Module) -> None:

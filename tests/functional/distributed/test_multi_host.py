@@ -2,12 +2,16 @@
 server started by each host's container, sharded data, one model, stops and failures."""
 import json
 import os
+import re
+import shutil
 import signal
 import time
 
 import pytest
 
 from container.entry import train
+from emulator.sample_data import make_classification_set
+from tests.epoch_log import assert_epoch_samples
 from tests.ic_jobs import (Background, accuracy, channel, host_log, launcher_pid, model_files, processes_of,
                            request, run, submit)
 
@@ -153,3 +157,28 @@ def test_two_jobs_share_the_loopback_without_port_clashes(dist_data, tmp_path):
     ports = {line.rsplit(":", 1)[1] for job in jobs for line in host_log(job.job, "algo-1").splitlines()
              if "Coordinating 2 host(s) on 127.0.0.1:" in line}
     assert len(ports) == 2
+
+
+@pytest.mark.slow
+def test_unequal_shards_train_every_image_once_per_epoch_in_lockstep(tmp_path):
+    # Shards of 20 and 12 images in batches of 8: 3 and 2 batches. Host 2 takes its third step
+    # without samples, so each host trains on its whole shard every epoch.
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for name, per_class in (("a.rec", 5), ("b.rec", 3)):
+        part = make_classification_set(tmp_path / name, 4, per_class, size=(32, 32), seed=per_class)
+        shutil.copy(part["rec"], shards / name)
+    validation = make_classification_set(tmp_path / "validation", 4, 4, size=(32, 32), seed=9)
+    job = run(request("unequal-shards", [channel("train", shards, distribution="ShardedByS3Key"),
+                                         channel("validation", validation["rec"])],
+                      tmp_path / "out", instance_count=2, epochs=2, mini_batch_size=8, num_training_samples=32),
+              tmp_path / "home")
+    assert job.result.status == "Completed", job.result.failure_reason
+    logs = {host: host_log(job, host) for host in ("algo-1", "algo-2")}
+    counts = {host: int(re.search(r"Channel 'train': (\d+) images", log).group(1)) for host, log in logs.items()}
+    assert sorted(counts.values()) == [12, 20]
+    for host, log in logs.items():
+        assert_epoch_samples(log, counts[host], [0, 1])
+    # Both hosts validated every epoch (the accuracy is summed over them, so they agree).
+    accuracies = {host: re.findall(r"Validation-accuracy=(\S+)", log) for host, log in logs.items()}
+    assert len(accuracies["algo-1"]) == 2 and accuracies["algo-1"] == accuracies["algo-2"]

@@ -9,6 +9,7 @@ import pytest
 
 from tests.functional.object_detection.emulated_jobs import (ARTIFACTS, detection_recs, logged_maps, object_count,
                                                              od_request)
+from tests.epoch_log import assert_epoch_samples
 from tests.ic_jobs import Background, channel, host_log, launcher_pid, model_files, processes_of, run, submit
 
 HOSTS = ("algo-1", "algo-2")
@@ -36,13 +37,15 @@ def test_two_hosts_train_in_lockstep_on_unequal_shards_and_host_1_writes_the_mod
     logs = {host: host_log(job, host) for host in HOSTS}
     for host, log in logs.items():
         assert "Distributed training on 2 hosts with kv_store=dist_sync" in log
-        # Host 1's shard has 2 batches, host 2's 1: the epoch ends for both after one batch,
-        # when host 2 runs out (unequal step counts would leave host 1 waiting forever).
-        assert "Epoch[0] Time cost=" in log and "(1 batches of this host" in log
+        # Host 1's shard has 2 batches, host 2's 1: both take 2 steps, host 2's second one without
+        # samples, so each host trains on its whole shard (and neither waits for the other forever).
+        assert "Epoch[0] Time cost=" in log and "(2 batches of this host" in log
         # Each host scored its own validation image; the mAP pools both hosts' detections.
         assert (f"Validation of epoch 0: 1 images on this host; mAP over the {od_shards['validation_objects']} "
                 f"ground-truth objects of all hosts") in log
     assert "Channel 'train': 4 images" in logs["algo-1"] and "Channel 'train': 2 images" in logs["algo-2"]
+    assert_epoch_samples(logs["algo-1"], 4, [0])
+    assert_epoch_samples(logs["algo-2"], 2, [0])
     maps = {host: logged_maps(log) for host, log in logs.items()}
     assert len(maps["algo-1"]) == 1 and maps["algo-1"] == maps["algo-2"]
     # Both hosts hold the same network after the epoch (gradients summed over the hosts, the same
