@@ -37,6 +37,7 @@ bench: setup
 	$(PY) bench/ic_warm_start.py
 	$(PY) bench/pipe_input.py
 	$(PY) bench/ss_throughput.py
+	$(PY) bench/od_throughput.py
 
 clean:
 	rm -rf $(VENV) .venv-sdk .pytest_cache build *.egg-info
@@ -44,7 +45,8 @@ clean:
 # ---- Docker images (docs/docker.md) ----------------------------------------------------------
 # CPU tags smlocal/<algorithm>:latest, GPU tags smlocal/<algorithm>:gpu; one Dockerfile each, the
 # algorithm is a build arg used only in the last instruction, so the tags share every layer.
-ALGORITHMS := image-classification object-detection semantic-segmentation
+# The algorithms' names come from their specs, through the manifest generated from them.
+ALGORITHMS := $(shell python3 -c 'import json; print(" ".join(json.load(open("emulator/algorithms.json"))))')
 IMAGE_REPO ?= smlocal
 CPU_TAG ?= latest
 GPU_TAG ?= gpu

@@ -12,38 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-_NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
-
-BUILTIN_METRIC_DEFINITIONS: dict[str, tuple[tuple[str, str], ...]] = {
-    # Log lines like "Epoch[3] Train-accuracy=0.5" (MXNet Module fit logging).
-    "image-classification": (
-        ("train:accuracy", r"Epoch\[\d+\] Train-accuracy=" + _NUMBER),
-        ("validation:accuracy", r"Epoch\[\d+\] Validation-accuracy=" + _NUMBER),
-        ("validation:top_k_accuracy", r"Epoch\[\d+\] Validation-top_k_accuracy_\d+=" + _NUMBER),
-    ),
-    # The definitions the SageMaker console shows for an object detection job.
-    "object-detection": (
-        ("train:progress", r"#progress_metric: host=\S+, completed (\S+) %"),
-        ("train:smooth_l1", r"#quality_metric: host=\S+, epoch=\S+, batch=\S+ train smooth_l1 <loss>=(\S+)"),
-        ("train:cross_entropy", r"#quality_metric: host=\S+, epoch=\S+, batch=\S+ train cross_entropy <loss>=(\S+)"),
-        ("train:throughput", r"#throughput_metric: host=\S+, train throughput=(\S+) records/second"),
-        ("validation:mAP", r"#quality_metric: host=\S+, epoch=\S+, validation mAP <score>=\((\S+)\)"),
-    ),
-    # Same line family as object detection; values may or may not be in parentheses.
-    "semantic-segmentation": (
-        ("validation:mIOU", r"#quality_metric: host=\S+, epoch=\S+, validation mIOU <score>=\(?" + _NUMBER),
-        ("validation:pixel_accuracy",
-         r"#quality_metric: host=\S+, epoch=\S+, validation pixel_accuracy <score>=\(?" + _NUMBER),
-        ("train:loss", r"#quality_metric: host=\S+, epoch=\S+, train loss <loss>=\(?" + _NUMBER),
-        ("train:throughput", r"#throughput_metric: host=\S+, train throughput=\(?" + _NUMBER + r"\)? records/second"),
-    ),
-}
+from emulator import algorithms
 
 
 def definitions_for(algorithm: str | None, requested: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The request's own definitions, else the built-in's (emulator/algorithms.json)."""
     if requested:
         return requested
-    return BUILTIN_METRIC_DEFINITIONS.get(algorithm or "", ())
+    known = algorithms.get(algorithm)
+    return known.metric_definitions if known else ()
 
 
 @dataclass(frozen=True)
