@@ -68,4 +68,6 @@ def load(model_dir: Path, batch: bool = False) -> Classifier:
         module.set_params(arg_params, aux_params)
     except (mx.base.MXNetError, RuntimeError, ValueError) as exc:
         raise ClientError(f"The parameters in {saved.params.name} do not fit {saved.symbol.name}: {exc}") from None
-    return Classifier(module, Preprocessing(tuple(saved.image_shape)), context, batch)
+    classifier = Classifier(module, Preprocessing(tuple(saved.image_shape)), context, batch)
+    classifier.forward(np.zeros((1, *saved.image_shape), dtype=np.float32))  # first-call set-up before /ping says 200
+    return classifier

@@ -69,4 +69,7 @@ def load(model_dir: Path, batch: bool = False) -> ObjectDetector:  # noqa: ARG00
     net.initialize(ctx=[context])
     model_io.load_params(net, saved.params, source, [context])
     net.hybridize(static_alloc=True, static_shape=True)  # as in training and validation
-    return ObjectDetector(net, context)
+    detector = ObjectDetector(net, context)
+    side = hp["image_shape"]
+    detector.forward(np.zeros((1, 3, side, side), dtype=np.float32))  # builds the cached graph before /ping says 200
+    return detector

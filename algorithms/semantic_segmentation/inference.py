@@ -78,4 +78,6 @@ def load(model_dir: Path, batch: bool = False) -> Segmenter:  # noqa: ARG001 - s
     net = network.build(hp["algorithm"], hp["backbone"], hp["num_classes"],
                         hyperparameters.round_up_crop(hp["crop_size"]), hp["base_size"], [context])
     model_io.load_into(net, saved, source, [context])
-    return Segmenter(net, context)  # never hybridized: predict_whole sizes it to each image
+    segmenter = Segmenter(net, context)  # never hybridized: predict_whole sizes it to each image
+    segmenter.forward(np.zeros((1, 3, 32, 32), dtype=np.float32))  # first-call set-up before /ping says 200
+    return segmenter
