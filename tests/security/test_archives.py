@@ -250,6 +250,27 @@ def test_gzip_bomb_fails_fast_naming_the_limit_and_leaves_nothing(tmp_path, bomb
     assert list((tmp_path / "work").iterdir()) == []
 
 
+def test_a_warm_start_is_bounded_by_the_jobs_volume_when_the_job_config_says(tmp_path, bomb):
+    """SageMaker's trainingjobconfig.json carries ResourceConfig.VolumeSizeInGB; the input data
+    staged on the volume counts against it."""
+    from algorithms.common.warm_start import model_channel_dir
+    from container.config import TrainingEnv
+    from container.paths import MLPaths
+    from tests.jobtree import make_tree
+
+    data = tmp_path / "train.rec"
+    data.write_bytes(bytes(3 * MIB))
+    tree = make_tree(tmp_path / "job", {}, {"train": {"files": [data]},
+                                            "model": {"files": [bomb], "content_type": "application/x-sagemaker-model"}})
+    config = {"TrainingJobName": "j", "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                                                         "VolumeSizeInGB": 1}}
+    (tree.base / "input" / "config" / "trainingjobconfig.json").write_text(json.dumps(config))
+    with pytest.raises(ClientError, match=r"model.tar.gz expands to more than 101\d.\d MiB, the limit set by "
+                                          r"ResourceConfig.VolumeSizeInGB = 1 less the \d.\d MiB of input data"):
+        model_channel_dir(TrainingEnv.read(MLPaths(tree.base)))
+    assert not list((tree.base / "input" / "work").iterdir())
+
+
 def test_the_bomb_is_a_valid_archive_that_really_expands():
     """The builder's trick, checked at a size that decompresses quickly."""
     data = gzip_bomb_bytes(3 * MIB + 123)
