@@ -9,13 +9,13 @@ can move between hosts across epochs, as the API documentation describes).
 from __future__ import annotations
 
 import json
-import posixpath
 import random
 from dataclasses import dataclass
 from typing import Any
 
 from emulator.spec import Channel, RequestValidationError, TrainingJobSpec
-from emulator.storage import ObjectInfo, Storage, StorageError, check_location, is_s3, split_s3
+from emulator.storage import (ObjectInfo, Storage, StorageError, check_location, contained_relative, is_s3,
+                              split_s3)
 
 GIB = 1024 ** 3
 
@@ -57,8 +57,8 @@ def _no_objects_message(channel: Channel, region: str, role: str) -> str:
 
 
 def _safe_relative(channel: Channel, relative: str) -> str:
-    normalized = posixpath.normpath(relative)
-    if relative.startswith("/") or normalized == ".." or normalized.startswith("../") or normalized == ".":
+    normalized = contained_relative(relative)
+    if normalized is None:
         raise RequestValidationError(
             f"Object '{relative}' of channel '{channel.name}' cannot be placed inside the channel directory "
             f"(absolute path or '..').")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from emulator.packing import is_partial
-from emulator.storage import ObjectInfo, Storage, join
+from emulator.storage import ObjectInfo, Storage, StorageError, contained_relative, join
 
 Signature = tuple[int, int]  # (size, mtime_ns)
 
@@ -59,7 +59,13 @@ class CheckpointSync:
         remote = self.storage.list_tree(self.uri)
         for folder in self.folders:
             folder.mkdir(parents=True, exist_ok=True)
-            items = [(ObjectInfo(info.uri, rel, info.size), folder / rel) for rel, info in remote.items()]
+            items = []
+            for rel, info in remote.items():
+                placed = contained_relative(rel)
+                if placed is None:  # a key such as "ckpt/../../x" must not write outside the folder
+                    raise StorageError(f"Checkpoint object '{info.uri}' cannot be placed inside the checkpoint "
+                                       f"folder (absolute path or '..')")
+                items.append((ObjectInfo(info.uri, placed, info.size), folder / placed))
             self.storage.download(items, lambda n: None, allow_links=False)
             self._synced[folder] = _scan(folder)
             self._previous[folder] = dict(self._synced[folder])

@@ -10,6 +10,7 @@ completes.
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import tempfile
 import threading
@@ -87,6 +88,15 @@ def s3_relative_path(prefix: str, key: str) -> str:
     if prefix.endswith("/") or rest.startswith("/"):
         return rest.lstrip("/")
     return key[len(prefix.rsplit("/", 1)[0]) + 1:] if "/" in prefix else key
+
+
+def contained_relative(relative: str) -> str | None:
+    """`relative` (an object's path below a prefix) normalised, or None when it would leave the
+    folder it is placed in (absolute, '..', or nothing left)."""
+    normalized = posixpath.normpath(relative)
+    if relative.startswith("/") or normalized in (".", "..") or normalized.startswith("../"):
+        return None
+    return normalized
 
 
 def _atomic_copy(src: Path, dest: Path, link: bool) -> None:
