@@ -309,6 +309,8 @@ def test_restart_keeps_jobs_logs_and_metrics_and_fails_jobs_that_were_running(ma
     sm.create_training_job(**job_request("interrupted", {"lines": ["ready"], "sleep": 120}))
     wait_for(sm, "interrupted", statuses=("Training",))
     pid = _job_pid(first, "interrupted")
+    # Crash only once the algorithm's line is stored: what the store had must survive.
+    _wait_for_line(first.client("logs"), "interrupted", "ready")
     first.kill_server_only()
 
     second = make_server("--runner", "process", home=home)
@@ -345,6 +347,13 @@ def _job_pid(server, name: str) -> int:
         if "processes" in extra or time.monotonic() > deadline:
             return int(extra["processes"]["pids"]["algo-1"])
         time.sleep(0.05)
+
+
+def _wait_for_line(logs, job: str, line: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while line not in stream_messages(logs, job):
+        assert time.monotonic() < deadline, f"{job} did not log {line!r} within {timeout} s"
+        time.sleep(0.1)
 
 
 def _alive(pid: int) -> bool:
