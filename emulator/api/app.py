@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
@@ -56,8 +57,11 @@ def create_app(services: list[Operations], policy: RequestPolicy | None = None) 
     def internal(exc: Exception) -> Response | HTTPException:  # a bug must still give an AWS-shaped answer
         if isinstance(exc, HTTPException):
             return exc  # Flask's own (404, 405) as they are
-        log.exception("%s %s failed", request.method, clip(request.path, 200))
-        return _error(500, "InternalFailure", clip(f"{exc.__class__.__name__}: {exc}", MAX_MESSAGE_CHARS))
+        message = clip(f"{exc.__class__.__name__}: {exc}", MAX_MESSAGE_CHARS)
+        # The frames, and the message cut like any other: it may quote the request.
+        log.error("%s %s failed:\n%s%s", request.method, clip(request.path, 200),
+                  "".join(traceback.format_tb(exc.__traceback__)), message)
+        return _error(500, "InternalFailure", message)
 
     def dispatch(**_route) -> Response:  # the route was read by the validator
         checked: CheckedRequest = g.api_checked

@@ -174,6 +174,10 @@ def test_a_body_over_the_limit_is_413_and_the_server_carries_on(open_api):
     answer = requests.post(open_api.endpoint, data=big, headers=SAGEMAKER_JSON, timeout=30)
     assert aws_error(answer) == (413, "PayloadTooLargeException")
     assert f"limit of {MAX_BODY_BYTES} bytes" in answer.json()["message"]
+    # Chunked (no Content-Length): the server stops reading at the limit.
+    chunks = (b"x" * 65536 for _ in range(MAX_BODY_BYTES // 65536 + 2))
+    chunked = requests.post(open_api.endpoint, data=chunks, headers=SAGEMAKER_JSON, timeout=30)
+    assert aws_error(chunked) == (413, "PayloadTooLargeException")
     assert open_api.client("sagemaker").list_training_jobs()["TrainingJobSummaries"] is not None
 
 

@@ -315,3 +315,16 @@ def test_credentials_come_from_the_options_else_the_standard_variables():
         configured_credentials(environ={"AWS_ACCESS_KEY_ID": "AKIDENV"})
     with pytest.raises(ValueError, match="go together"):
         configured_credentials("AKIDFLAG", None, environ={})
+
+
+def test_a_bug_is_a_bounded_internal_failure(services, caplog):
+    caplog.set_level(logging.INFO, logger="smlocal.api")
+
+    def broken(params):
+        raise KeyError("k" * 1_000_000)
+
+    services[0].operations["ListTrainingJobs"] = broken
+    response = app_for(services).post("/", data="{}", headers=SAGEMAKER_JSON)
+    assert answer(response) == (500, "InternalFailure")
+    assert len(json.loads(response.data)["message"]) <= MAX_MESSAGE_CHARS
+    assert "in broken" in caplog.text and len(caplog.text) < 4 * MAX_MESSAGE_CHARS
