@@ -38,6 +38,7 @@ bench: setup
 	$(PY) bench/pipe_input.py
 	$(PY) bench/ss_throughput.py
 	$(PY) bench/od_throughput.py
+	$(PY) bench/serving.py
 
 clean:
 	rm -rf $(VENV) .venv-sdk .pytest_cache build *.egg-info
