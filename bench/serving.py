@@ -2,12 +2,14 @@
 
 For each model (random weights written by the algorithms' own export code) it measures
 - the direct forward pass (network only, on the preprocessed image) and the direct predict
-  (decode + preprocessing + forward + response encoding), in this process;
-- `python -m container serve` on a loopback port: one worker with all CPUs' threads (the
-  default for one worker), one worker with one thread, and one worker per CPU with one thread
-  each, driven by as many client threads as workers, each with a keep-alive session;
-and prints p50/p99 latency, requests/s and the ratios: server p50 / direct forward p50 (the
-server's overhead), and N-worker throughput / one-thread-worker throughput (scaling).
+  (decode + preprocessing + forward + response encoding), in this process with one MXNet/OpenMP
+  thread;
+- `python -m container serve` on a loopback port: one worker with one thread (the same compute
+  as the direct pass), one worker per CPU with one thread each (the server's default), and one
+  worker with every CPU's threads, driven by as many client threads as workers, each with a
+  keep-alive session;
+and prints p50/p99 latency, requests/s and the ratios: server p50 / direct p50 (the server's
+overhead), and N-worker throughput / one-worker throughput (scaling).
 
     python bench/serving.py [--algorithms ic18,ic50,od,ss] [--seconds 20]
 """
@@ -27,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 CPUS = len(os.sched_getaffinity(0))
-os.environ.setdefault("OMP_NUM_THREADS", str(CPUS))  # as a single server worker gets them
+os.environ["OMP_NUM_THREADS"] = "1"  # the direct pass computes as one single-thread worker does
 
 import numpy as np  # noqa: E402
 import requests  # noqa: E402
@@ -143,8 +145,8 @@ def bench_case(name: str, seconds: float, work: Path) -> list[str]:
             f"{name:5} direct predict            p50 {predict[0]:8.1f} ms  p99 {predict[1]:8.1f} ms  "
             f"(decode+preprocess+encode {predict[0] - forward[0]:+.1f} ms)"]
     throughput = {}
-    for label, workers, threads in [(f"1 worker x {CPUS} threads", 1, CPUS), ("1 worker x 1 thread", 1, 1),
-                                    (f"{CPUS} workers x 1 thread", CPUS, 1)]:
+    for label, workers, threads in [("1 worker x 1 thread", 1, 1), (f"{CPUS} workers x 1 thread", CPUS, 1),
+                                    (f"1 worker x {CPUS} threads", 1, CPUS)]:
         process, url = start_server(base, algorithm, workers, threads)
         try:
             latencies, rate = load_server(url, image, workers, seconds)
@@ -153,7 +155,7 @@ def bench_case(name: str, seconds: float, work: Path) -> list[str]:
         p50, p99 = percentiles(latencies)
         throughput[(workers, threads)] = rate
         ratio = (f"p50 / direct forward {p50 / forward[0]:.3f}, / direct predict {p50 / predict[0]:.3f}"
-                 if threads == CPUS else "")
+                 if (workers, threads) == (1, 1) else "")
         rows.append(f"{name:5} server {label:19} p50 {p50:8.1f} ms  p99 {p99:8.1f} ms  {rate:7.2f} req/s  {ratio}")
     if CPUS > 1:
         scaling = throughput[(CPUS, 1)] / throughput[(1, 1)]
@@ -172,6 +174,7 @@ def main() -> None:
         for name in args.algorithms.split(","):
             for row in bench_case(name.strip(), args.seconds, Path(work)):
                 print(row, flush=True)
+            print(f"      (load average now {os.getloadavg()[0]:.2f})", flush=True)
 
 
 if __name__ == "__main__":

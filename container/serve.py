@@ -226,7 +226,8 @@ class InferenceApp:
     def _ping(self, environ, start_response):
         if self.ready:
             return _json(start_response, 200, {"Status": "Healthy"})
-        return _json(start_response, 503, {"Status": "Unhealthy", "Message": "The model is still loading"})
+        reason = f"The model could not be loaded: {self._load_error}" if self._load_error else "The model is loading"
+        return _json(start_response, 503, {"Status": "Unhealthy", "Message": reason})
 
     def _execution_parameters(self, environ, start_response):
         return _json(start_response, 200, self.config.execution_parameters())

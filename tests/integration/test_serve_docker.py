@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import uuid
 
 import numpy as np
@@ -15,7 +14,7 @@ import requests
 from algorithms.image_classification.inference import load
 from emulator.sample_data import class_image, encode
 from tests.functional.serving import models
-from tests.functional.serving.conftest import free_port
+from tests.functional.serving.conftest import free_port, wait_for_ping
 
 pytestmark = pytest.mark.docker
 
@@ -34,15 +33,7 @@ def test_image_classification_image_serves_a_model(ic_image, tmp_path):
     assert started.returncode == 0, started.stderr
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.3)
-        else:
+        if not wait_for_ping(url, 120):
             pytest.fail("no healthy /ping:\n" + _docker("logs", name).stdout[-3000:])
         response = requests.post(f"{url}/invocations", data=image, headers={"Content-Type": "application/x-image"},
                                  timeout=60)

@@ -64,18 +64,22 @@ def start_server(base: Path, algorithm: str, log_path: Path, wait: bool = True, 
     return server
 
 
-def wait_until_healthy(server: Server, timeout: float = 180) -> None:
+def wait_for_ping(url: str, timeout: float, stopped=lambda: False) -> bool:
+    """True once GET url/ping answers 200; False after `timeout` s or once `stopped()`."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise AssertionError(f"server exited with {server.process.returncode}:\n{server.log()[-3000:]}")
+    while time.monotonic() < deadline and not stopped():
         try:
-            if requests.get(f"{server.url}/ping", timeout=2).status_code == 200:
-                return
+            if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                return True
         except requests.ConnectionError:
             pass
         time.sleep(0.1)
-    raise AssertionError(f"server not healthy after {timeout} s:\n{server.log()[-3000:]}")
+    return False
+
+
+def wait_until_healthy(server: Server, timeout: float = 180) -> None:
+    if not wait_for_ping(server.url, timeout, lambda: server.process.poll() is not None):
+        raise AssertionError(f"server not healthy (exit code {server.process.poll()}):\n{server.log()[-3000:]}")
 
 
 @pytest.fixture(scope="session")
