@@ -7,10 +7,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from algorithms.common.tarsafe import GIB, Budget, archive_limits, human_size, safe_extract
 from container.config import TrainingEnv
 from container.errors import ClientError
 from container.logs import get_logger
+from container.tarsafe import GIB, Budget, archive_limits, human_size, safe_extract
 
 MODEL_CHANNEL = "model"
 MODEL_CONTENT_TYPE = "application/x-sagemaker-model"

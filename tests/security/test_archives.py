@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from algorithms.common.tarsafe import GIB, MIB, safe_extract
 from container.errors import ClientError
+from container.tarsafe import GIB, MIB, safe_extract
 
 REPO = Path(__file__).resolve().parents[2]
 EVIL = b"written by a hostile archive"
@@ -294,8 +294,8 @@ def gzip_bomb_bytes(size: int) -> bytes:
 PROBE = r"""
 import json, sys
 from pathlib import Path
-from algorithms.common.tarsafe import safe_extract
 from container.errors import ClientError
+from container.tarsafe import safe_extract
 results = {}
 for name, archive, target in json.loads(sys.argv[1]):
     try:

@@ -7,10 +7,10 @@ import tarfile
 
 import pytest
 
-from algorithms.common.tarsafe import (
+from container.errors import ClientError
+from container.tarsafe import (
     EXPANSION_FLOOR, GIB, ArchiveLimits, Budget, archive_limits, human_size, safe_extract,
 )
-from container.errors import ClientError
 
 
 def _tar(path, members, mode="w:gz"):
