@@ -23,6 +23,7 @@ from emulator.jobhome import JobDir, JobHome, default_home
 from emulator.lifecycle import (
     ACTIVE, DEFAULT_STOP_GRACE_SECONDS, JobResult, Transition, TrainingJob, fail_if_abandoned, hosts_in_use,
 )
+from emulator.pretrained.cli import pretrained
 from emulator.spec import (
     ALGORITHMS, DEFAULT_CHECKPOINT_LOCAL_PATH, DEFAULT_MAX_RUNTIME_SECONDS, DEFAULT_ROLE_ARN,
     DEFAULT_VOLUME_SIZE_GB, INPUT_MODES, KNOWN_MEMBERS, MODEL_CHANNEL, MODEL_CONTENT_TYPE,
@@ -458,6 +459,8 @@ def api(host, port, home, max_concurrent_jobs, runner, strict_gpu, image_repo, s
                     max_concurrent_jobs=max_concurrent_jobs, runner=runner, strict_gpu=strict_gpu,
                     stop_grace_seconds=stop_grace, image_repo=image_repo, threads=threads))
 
+
+main.add_command(pretrained)  # smlocal pretrained pull|import|list (emulator/pretrained/cli.py)
 
 if __name__ == "__main__":
     main()

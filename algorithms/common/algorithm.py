@@ -27,6 +27,21 @@ class MetricDefinition:
 
 
 @dataclass(frozen=True)
+class PretrainedWeights:
+    """ImageNet weights that a `use_pretrained_model` setting reads from the model store."""
+
+    name: str                              # the model zoo's name; `smlocal pretrained pull NAME`
+    file: str                              # path in the model store (SMLOCAL_MODEL_STORE)
+    settings: tuple[tuple[str, str], ...]  # the hyperparameter values that read it
+    form: str                              # "checkpoint" (MXNet arg:/aux: names) or "gluon" (save_parameters names)
+    network: str                           # what it is, for messages
+
+    def manifest(self) -> dict:
+        return {"name": self.name, "file": self.file, "settings": dict(self.settings), "form": self.form,
+                "network": self.network}
+
+
+@dataclass(frozen=True)
 class AlgorithmSpec:
     name: str                               # the built-in's image name, e.g. "image-classification"
     schema: Schema
@@ -36,6 +51,7 @@ class AlgorithmSpec:
     objective: str                          # the metric tuning maximises by default
     multi_host: bool = True                 # trains on several instances (parameter server)
     artifacts: tuple[str, ...] = ()         # the files of model.tar.gz (patterns), for the docs
+    pretrained: tuple[PretrainedWeights, ...] = ()  # what use_pretrained_model reads
 
     def load_train(self):
         return _resolve(self.train)
@@ -51,6 +67,7 @@ class AlgorithmSpec:
             "metric_definitions": [{"Name": m.name, "Regex": m.regex} for m in self.metrics],
             "objective": self.objective,
             "artifacts": list(self.artifacts),
+            "pretrained": [weights.manifest() for weights in self.pretrained],
             "hyperparameters": [
                 {"name": p.name, "required": p.required,
                  "default": None if p.required else format_value(p.default),
@@ -65,4 +82,4 @@ def _resolve(target: str):
     return getattr(importlib.import_module(module_name), function)
 
 
-__all__ = ["AlgorithmSpec", "MetricDefinition", "NUMBER", "REQUIRED"]
+__all__ = ["AlgorithmSpec", "MetricDefinition", "NUMBER", "PretrainedWeights", "REQUIRED"]

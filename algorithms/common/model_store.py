@@ -1,29 +1,80 @@
 """The local store of pretrained (ImageNet) weights used by `use_pretrained_model`.
 
-No model hub is contacted: weights live under SMLOCAL_MODEL_STORE (default /opt/ml-models,
-mountable into the image), one sub-directory per algorithm family."""
+No model hub is contacted from a job: weights live under SMLOCAL_MODEL_STORE, one sub-directory
+per algorithm. The image sets SMLOCAL_MODEL_STORE=/opt/ml-models (the emulator mounts the host's
+store there, or `make build PRETRAINED=1` bakes it in); a job run as local processes reads the
+host's store, ~/.smlocal/models unless SMLOCAL_MODEL_STORE says otherwise (the same default as
+`smlocal pretrained`, emulator/pretrained/store.py). Which file each hyperparameter setting reads
+is declared once, in the algorithms' specs (`AlgorithmSpec.pretrained`)."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import mxnet as mx
+
+from algorithms import specs
+from algorithms.common.algorithm import PretrainedWeights
 from container.errors import ClientError
 
-DEFAULT_MODEL_STORE = "/opt/ml-models"
+STORE_ENV = "SMLOCAL_MODEL_STORE"
+DEFAULT_MODEL_STORE = "~/.smlocal/models"
+IMAGE_MODEL_STORE = "/opt/ml-models"  # where the emulator mounts the host's store in the container
 
 
 def model_store(environ: dict[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
-    return Path(env.get("SMLOCAL_MODEL_STORE", DEFAULT_MODEL_STORE))
+    return Path(env.get(STORE_ENV) or DEFAULT_MODEL_STORE).expanduser()
 
 
-def pretrained_file(relative: str, what: str, environ: dict[str, str] | None = None,
+def weights_for(algorithm: str, settings: dict) -> PretrainedWeights:
+    """The entry of the algorithm's table whose hyperparameter values are `settings`' ones."""
+    for weights in specs()[algorithm].pretrained:
+        if all(str(settings.get(key)) == value for key, value in weights.settings):
+            return weights
+    # The schemas allow only values the tables cover (a unit test keeps them in step).
+    raise LookupError(f"{algorithm} declares no pretrained weights for {settings}")
+
+
+def missing_message(weights: PretrainedWeights, path: Path, enabled: str, disable: str) -> str:
+    return (f"{enabled} needs the ImageNet weights of {weights.network} ({weights.name}) at {path}, which "
+            f"does not exist. Run `smlocal pretrained pull {weights.name}` (without internet: "
+            f"`smlocal pretrained import FILE... --name {weights.name}`); it fills the host's model store, "
+            f"{STORE_ENV} (default {DEFAULT_MODEL_STORE}), which the emulator mounts at {IMAGE_MODEL_STORE} "
+            f"in the container. Or set {disable}")
+
+
+def pretrained_file(algorithm: str, settings: dict, environ: dict[str, str] | None = None,
                     enabled: str = "use_pretrained_model=1", disable: str = "use_pretrained_model=0") -> Path:
-    """`enabled`/`disable` spell the setting the way the algorithm's users write it."""
-    path = model_store(environ) / relative
+    """The store file the settings need. `enabled`/`disable` spell the setting the way the
+    algorithm's users write it."""
+    weights = weights_for(algorithm, settings)
+    path = model_store(environ) / weights.file
     if not path.is_file():
-        raise ClientError(
-            f"{enabled} needs the pretrained weights of {what} at {path}, which does not "
-            f"exist; put the file there (SMLOCAL_MODEL_STORE sets the store directory) or set "
-            f"{disable}")
+        raise ClientError(missing_message(weights, path, enabled, disable))
     return path
+
+
+def load_arrays(path: Path) -> dict[str, mx.nd.NDArray]:
+    """A parameter file's named arrays; a ClientError naming the file when it is not one."""
+    try:
+        arrays = mx.nd.load(str(path))
+    except mx.base.MXNetError:
+        raise ClientError(f"Cannot read {path}: not an MXNet parameter file, or a truncated one") from None
+    if not isinstance(arrays, dict):
+        raise ClientError(f"{path} holds unnamed arrays, not a parameter file with parameter names")
+    return arrays
+
+
+def check_parameters(arrays: dict, expected: dict[str, tuple[int, ...]], source, what: str) -> None:
+    """Every expected parameter is in `arrays`, with its shape. Other arrays may be there too (a
+    zoo file also holds the ImageNet classifier, which the algorithms replace)."""
+    missing = [name for name in expected if name not in arrays]
+    if missing:
+        raise ClientError(f"{source} is not {what}: {len(missing)} of its {len(expected)} parameters are "
+                          f"missing (e.g. {', '.join(missing[:3])})")
+    for name, shape in expected.items():
+        found = tuple(arrays[name].shape)
+        if found != tuple(shape):
+            raise ClientError(f"{source} is not {what}: parameter '{name}' has shape {found}, {what} has "
+                              f"{tuple(shape)}")

@@ -1,6 +1,12 @@
 """Image classification, declared (algorithms.common.algorithm)."""
-from algorithms.common.algorithm import NUMBER, AlgorithmSpec, MetricDefinition
-from algorithms.image_classification.hyperparameters import SCHEMA
+from algorithms.common.algorithm import NUMBER, AlgorithmSpec, MetricDefinition, PretrainedWeights
+from algorithms.image_classification.hyperparameters import LARGE_IMAGE_LAYERS, SCHEMA
+
+# The MXNet model zoo's ImageNet-1k checkpoints of this ResNet (the names are its modelzoo.py keys).
+PRETRAINED = tuple(
+    PretrainedWeights(f"imagenet1k-resnet-{layers}", f"image-classification/resnet-{layers}-0000.params",
+                      (("num_layers", str(layers)),), "checkpoint", f"ResNet-{layers}")
+    for layers in LARGE_IMAGE_LAYERS)
 
 SPEC = AlgorithmSpec(
     name="image-classification",
@@ -15,4 +21,5 @@ SPEC = AlgorithmSpec(
     ),
     objective="validation:accuracy",
     artifacts=("image-classification-symbol.json", "image-classification-NNNN.params", "model-shapes.json"),
+    pretrained=PRETRAINED,
 )

@@ -114,8 +114,7 @@ class ClassificationJob:
                 self.log.info("use_pretrained_model is ignored because a model channel is present.")
             return
         if hp.use_pretrained_model:
-            path = pretrained_file(f"image-classification/resnet-{hp.num_layers}-0000.params",
-                                   f"ResNet-{hp.num_layers}")
+            path = pretrained_file("image-classification", {"num_layers": hp.num_layers})
             arg, aux = model_io.load_params(path)
             for name in [n for n in arg if n.startswith("fc")]:
                 del arg[name]  # transfer learning: only the top layer is re-initialised

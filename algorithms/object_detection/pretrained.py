@@ -1,7 +1,7 @@
 """ImageNet weights of the base networks from the local model store (use_pretrained_model=1).
 
-The store holds GluonCV model-zoo parameter files under `object-detection/` in the store
-directory (SMLOCAL_MODEL_STORE):
+The store holds GluonCV model-zoo parameter files under `object-detection/` (the table is in
+spec.py; `smlocal pretrained pull` fetches them):
 - `vgg16_atrous.params`: GluonCV's `vgg16_atrous` (VGG-16 with fc6/fc7 as dilated convolutions),
   the file GluonCV downloads as `vgg16_atrous-<hash>.params`;
 - `resnet50_v1.params`: GluonCV's `resnet50_v1`, downloaded as `resnet50_v1-<hash>.params`.
@@ -12,28 +12,37 @@ from __future__ import annotations
 
 import mxnet as mx
 
-from algorithms.common.model_store import pretrained_file
-from container.errors import ClientError
+from algorithms.common.model_store import check_parameters, load_arrays, pretrained_file, weights_for
+from algorithms.object_detection import network
 from container.logs import get_logger
 
-STORE_FILES = {"vgg-16": "object-detection/vgg16_atrous.params",
-               "resnet-50": "object-detection/resnet50_v1.params"}
-# Parts of the base blocks that are not ImageNet-trained (VGG's SSD extras, ResNet's classifier).
-_NOT_PRETRAINED = ("extras.", "output.", "init_scale")
+ALGORITHM = "object-detection"
+# Parts of the base blocks that are not ImageNet-trained: VGG's SSD extras and the conv4_3 L2
+# normalisation scale (an SSD layer; GluonCV's loader starts it at 20 when the file lacks it),
+# ResNet's classifier, the pixel scaling constant.
+_NOT_PRETRAINED = ("extras.", "norm4.", "output.", "init_scale")
+_SIDE = 512  # any input the base networks accept; the shapes of their parameters do not depend on it
+
+
+def expected_parameters(base: mx.gluon.HybridBlock) -> dict[str, tuple[int, ...]]:
+    """The ImageNet parameters of a base network block, by their file names, with their shapes."""
+    outputs = base(mx.sym.var("data"))
+    graph = mx.sym.Group(outputs) if isinstance(outputs, (list, tuple)) else outputs
+    arg_shapes, _, aux_shapes = graph.infer_shape(data=(1, 3, _SIDE, _SIDE))
+    shapes = dict(zip(graph.list_arguments(), arg_shapes))
+    shapes.update(zip(graph.list_auxiliary_states(), aux_shapes))
+    structural = base._collect_params_with_prefix()  # noqa: SLF001 - Gluon's save names, no public accessor
+    return {name: shapes[param.name] for name, param in structural.items() if not name.startswith(_NOT_PRETRAINED)}
+
+
+def expected_for(base_network: str) -> dict[str, tuple[int, ...]]:
+    return expected_parameters(network.base_network_block(base_network, _SIDE))
 
 
 def load_base_weights(base: mx.gluon.HybridBlock, base_network: str, contexts: list) -> None:
-    path = pretrained_file(STORE_FILES[base_network], f"the ImageNet-pretrained {base_network} base network")
-    try:
-        saved = mx.nd.load(str(path))
-    except mx.base.MXNetError as exc:
-        raise ClientError(f"Cannot read {path}: not an MXNet params file") from exc
-    required = [name for name in base._collect_params_with_prefix()  # noqa: SLF001 - Gluon's save names
-                if not name.startswith(_NOT_PRETRAINED)]
-    missing = [name for name in required if name not in saved]
-    if missing:
-        raise ClientError(
-            f"{path} is not a GluonCV {base_network} parameter file: {len(missing)} parameter(s) are "
-            f"missing (e.g. {missing[:3]})")
+    settings = {"base_network": base_network}
+    path = pretrained_file(ALGORITHM, settings)
+    check_parameters(load_arrays(path), expected_parameters(base), path,
+                     f"a GluonCV {weights_for(ALGORITHM, settings).name} parameter file")
     base.load_parameters(str(path), ctx=contexts, allow_missing=True, ignore_extra=True)
     get_logger().info("Loaded ImageNet-pretrained %s base network weights from %s", base_network, path)

@@ -1,5 +1,5 @@
 """Object detection, declared (algorithms.common.algorithm)."""
-from algorithms.common.algorithm import AlgorithmSpec, MetricDefinition
+from algorithms.common.algorithm import AlgorithmSpec, MetricDefinition, PretrainedWeights
 from algorithms.object_detection.hyperparameters import SCHEMA
 
 SPEC = AlgorithmSpec(
@@ -19,4 +19,11 @@ SPEC = AlgorithmSpec(
     ),
     objective="validation:mAP",
     artifacts=("model_algo_1-symbol.json", "model_algo_1-0000.params", "hyperparams.json"),
+    # GluonCV's ImageNet base networks (its model_store names).
+    pretrained=(
+        PretrainedWeights("vgg16_atrous", "object-detection/vgg16_atrous.params", (("base_network", "vgg-16"),),
+                          "gluon", "the VGG-16 (atrous) base network"),
+        PretrainedWeights("resnet50_v1", "object-detection/resnet50_v1.params", (("base_network", "resnet-50"),),
+                          "gluon", "the ResNet-50 base network"),
+    ),
 )

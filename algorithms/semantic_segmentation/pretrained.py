@@ -1,7 +1,7 @@
 """ImageNet weights of the backbone from the local model store (use_pretrained_model=True).
 
-The store (SMLOCAL_MODEL_STORE, default /opt/ml-models) holds GluonCV model-zoo parameter files
-under `semantic-segmentation/`:
+The store (SMLOCAL_MODEL_STORE) holds GluonCV model-zoo parameter files under
+`semantic-segmentation/` (the table is in spec.py; `smlocal pretrained pull` fetches them):
 - `resnet50_v1s.params`: GluonCV's `resnet50_v1s` (what GluonCV downloads as `resnet50_v1s-<hash>.params`),
 - `resnet101_v1s.params`: GluonCV's `resnet101_v1s`.
 These are the backbones GluonCV's FCN/PSP/DeepLab use (dilation does not change the weights).
@@ -12,32 +12,35 @@ from __future__ import annotations
 from pathlib import Path
 
 import mxnet as mx
+from gluoncv.model_zoo.segbase import get_backbone
 
-from algorithms.common.model_store import pretrained_file
+from algorithms.common.model_store import load_arrays, pretrained_file
 from algorithms.semantic_segmentation import network
-from container.errors import ClientError
 from container.logs import get_logger
 
-STORE_FILES = {"resnet-50": "semantic-segmentation/resnet50_v1s.params",
-               "resnet-101": "semantic-segmentation/resnet101_v1s.params"}
+_SIDE = 224  # the ImageNet input; the backbone's parameter shapes do not depend on it
 
 
 def store_path(backbone: str) -> Path:
     """The weights file in the store; a ClientError that says what to do when it is missing."""
-    return pretrained_file(STORE_FILES[backbone],
-                           f"the ImageNet-pretrained {backbone} backbone (GluonCV "
-                           f"{network.GLUONCV_BACKBONES[backbone]}_v1s)",
+    return pretrained_file("semantic-segmentation", {"backbone": backbone},
                            enabled="use_pretrained_model=True (the default)",
                            disable="use_pretrained_model=False to train the backbone from scratch")
 
 
+def expected_for(backbone: str) -> dict[str, tuple[int, ...]]:
+    """The backbone's parameters by their file names (`layer1.0.conv1.weight`), with their shapes:
+    GluonCV's ImageNet ResNet-v1s without its classifier."""
+    net = get_backbone(network.GLUONCV_BACKBONES[backbone], pretrained=False)
+    graph = net(mx.sym.var("data"))
+    arg_shapes, _, aux_shapes = graph.infer_shape(data=(1, 3, _SIDE, _SIDE))
+    shapes = dict(zip(graph.list_arguments(), arg_shapes))
+    shapes.update(zip(graph.list_auxiliary_states(), aux_shapes))
+    return {name: shapes[param.name] for name, param in network.structural_params(net).items()
+            if network.is_backbone(name)}
+
+
 def load_backbone_weights(net, backbone: str, contexts: list) -> None:
     path = store_path(backbone)
-    try:
-        arrays = mx.nd.load(str(path))
-    except mx.base.MXNetError:
-        raise ClientError(f"Cannot read {path}: not an MXNet parameter file") from None
-    if not isinstance(arrays, dict):
-        raise ClientError(f"{path} holds unnamed arrays, not a Gluon parameter file")
-    network.set_weights(net, arrays, contexts, str(path), backbone_only=True)
+    network.set_weights(net, load_arrays(path), contexts, str(path), backbone_only=True)
     get_logger().info("Loaded ImageNet-pretrained %s backbone weights from %s", backbone, path)

@@ -1,5 +1,5 @@
 """Semantic segmentation, declared (algorithms.common.algorithm)."""
-from algorithms.common.algorithm import NUMBER, AlgorithmSpec, MetricDefinition
+from algorithms.common.algorithm import NUMBER, AlgorithmSpec, MetricDefinition, PretrainedWeights
 from algorithms.semantic_segmentation.hyperparameters import SCHEMA
 
 _QUALITY = r"#quality_metric: host=\S+, epoch=\S+, "
@@ -20,4 +20,11 @@ SPEC = AlgorithmSpec(
     objective="validation:mIOU",
     multi_host=False,  # documented as single-instance only
     artifacts=("model_algo-1", "hyperparams.json"),
+    # GluonCV's ImageNet ResNet-v1s, the backbones of its FCN/PSP/DeepLab (dilation keeps the shapes).
+    pretrained=(
+        PretrainedWeights("resnet50_v1s", "semantic-segmentation/resnet50_v1s.params", (("backbone", "resnet-50"),),
+                          "gluon", "the resnet-50 backbone"),
+        PretrainedWeights("resnet101_v1s", "semantic-segmentation/resnet101_v1s.params",
+                          (("backbone", "resnet-101"),), "gluon", "the resnet-101 backbone"),
+    ),
 )

@@ -41,11 +41,12 @@ def test_the_default_without_stored_weights_says_what_to_do(tmp_path, monkeypatc
     code, tree = run_ss(hp, chans)
     assert code == 2
     assert tree.failure == (
-        "ClientError: use_pretrained_model=True (the default) needs the pretrained weights of the "
-        "ImageNet-pretrained resnet-50 backbone (GluonCV resnet50_v1s) at "
-        f"{tmp_path / 'empty-store'}/semantic-segmentation/resnet50_v1s.params, which does not exist; put the file "
-        "there (SMLOCAL_MODEL_STORE sets the store directory) or set use_pretrained_model=False to train the "
-        "backbone from scratch")
+        "ClientError: use_pretrained_model=True (the default) needs the ImageNet weights of the resnet-50 "
+        f"backbone (resnet50_v1s) at {tmp_path / 'empty-store'}/semantic-segmentation/resnet50_v1s.params, which "
+        "does not exist. Run `smlocal pretrained pull resnet50_v1s` (without internet: `smlocal pretrained import "
+        "FILE... --name resnet50_v1s`); it fills the host's model store, SMLOCAL_MODEL_STORE (default "
+        "~/.smlocal/models), which the emulator mounts at /opt/ml-models in the container. Or set "
+        "use_pretrained_model=False to train the backbone from scratch")
 
 
 def test_a_store_file_that_is_not_the_backbone(tmp_path, monkeypatch, run_ss, ss_data):
