@@ -64,7 +64,7 @@ def drain(it) -> int:
 
 def file_mode(ds, hp) -> float:
     started = time.perf_counter()
-    count = drain(data.train_iterator(ds, hp, BATCH, os.cpu_count()))
+    count = drain(data.train_iterator(ds, hp, BATCH, os.cpu_count(), 0))
     return count / (time.perf_counter() - started)
 
 
@@ -76,7 +76,7 @@ def spool_mode(rec: Path, hp, work: Path) -> tuple[float, float]:
     PipeChannel(folder, "train").spool_next(local)
     ds = data.scan(local, "train", hp, folder)
     ready = time.perf_counter() - started
-    count = drain(data.train_iterator(ds, hp, BATCH, os.cpu_count()))
+    count = drain(data.train_iterator(ds, hp, BATCH, os.cpu_count(), 0))
     writer.join()
     return count / (time.perf_counter() - started), ready
 

@@ -68,3 +68,42 @@ def start_subprocess(tree: JobTree, algorithm: str, extra_env: dict | None = Non
                PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1", **(extra_env or {}))
     return subprocess.Popen([sys.executable, "-m", "container", "train"], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+# ---- what the algorithms' functional tests share ------------------------------------------------
+
+def rec_channels(data: dict, model_tar: Path | None = None) -> dict:
+    """`train` and `validation` as the .rec files of `data[...]["rec"]`, plus a `model` channel."""
+    channels = {name: {"files": [data[name]["rec"]], "content_type": "application/x-recordio"}
+                for name in ("train", "validation")}
+    if model_tar is not None:
+        channels["model"] = {"files": [model_tar], "content_type": "application/x-sagemaker-model"}
+    return channels
+
+
+def tar_model(model_dir: Path, target: Path, compresslevel: int = 9) -> Path:
+    """An earlier job's /opt/ml/model as the model.tar.gz SageMaker would pass on."""
+    import tarfile
+
+    with tarfile.open(target, "w:gz", compresslevel=compresslevel) as tar:
+        for path in sorted(model_dir.iterdir()):
+            tar.add(path, arcname=path.name)
+    return target
+
+
+def run_subprocess(tree: JobTree, algorithm: str, timeout: float = 600, extra_env: dict | None = None):
+    """`python -m container train` on the tree: (exit code, log text)."""
+    process = start_subprocess(tree, algorithm, extra_env)
+    log, _ = process.communicate(timeout=timeout)
+    return process.returncode, log
+
+
+def in_process_runner(root: Path, algorithm: str):
+    """run(hp, channels, checkpoint=None) -> (exit code, JobTree): one job in-process per call."""
+    counter = iter(range(100))
+
+    def run(hp, channels, checkpoint=None):
+        tree = make_tree(root / f"job{next(counter)}", hp, channels, checkpoint)
+        return run_in_process(tree, algorithm), tree
+
+    return run

@@ -34,6 +34,7 @@ import mxnet as mx
 import numpy as np
 
 from container.config import ChannelConfig, ResourceConfig
+from container.errors import AlgorithmError
 from container.logs import get_logger
 from container.stop import StopSignal
 
@@ -315,7 +316,7 @@ def worker_group(requested: str | None, resources: ResourceConfig, num_devices: 
         kv = mx.kv.create(kind)
         _KEEP_ALIVE.append(kv)
         if kv.num_workers != len(resources.hosts):
-            raise RuntimeError(f"The parameter-server group has {kv.num_workers} workers for "
+            raise AlgorithmError(f"The parameter-server group has {kv.num_workers} workers for "
                                f"{len(resources.hosts)} hosts")
         return WorkerGroup(kv, resources.host_rank, len(resources.hosts), integer_keys)
     if requested in DIST_KINDS:

@@ -21,7 +21,7 @@ import numpy as np
 
 from algorithms.common import pipe
 from algorithms.common.recordio import RECORDIO_MAGIC
-from container.config import ChannelConfig
+from container.config import ChannelConfig, TrainingEnv
 from container.errors import ClientError
 from container.logs import get_logger
 from container.stop import StopSignal
@@ -106,19 +106,68 @@ class PipeEpochFiles:
 
 
 class EpochSource:
-    """A channel's data epoch by epoch, shared by the algorithms' ChannelData classes: File mode
-    hands out `first` every epoch; Pipe mode hands out `first` once, then scans each next stream
-    (`self.pipe.read_next()`) with the subclass's `scan_epoch`."""
+    """A channel's data epoch by epoch, shared by the algorithms' ChannelData classes.
 
-    pipe: PipeEpochFiles | None
+    File mode hands out the data read at the start (`read_file_mode()`) every epoch. Pipe mode
+    reads the first epoch at once, without interruption (its checks come before training, and
+    every worker of a distributed job must reach the training loop, where a stop is agreed on
+    together), then each later epoch's stream with `read_pipe_epoch()`, which a SIGTERM may cut
+    short (PipeInterrupted)."""
+
     first: object
     passes: int = 0
 
-    def scan_epoch(self, path: Path):
+    def __init__(self, env: TrainingEnv, channel: str, work: Path, stop: StopSignal | None = None) -> None:
+        if channel not in env.channels:
+            raise ClientError(f"Missing required channel '{channel}'; this algorithm needs 'train' and 'validation'")
+        self.env, self.name, self.work = env, channel, work
+        self.config = env.channels[channel]
+        work.mkdir(parents=True, exist_ok=True)
+        if self.config.is_pipe:
+            self.open_pipe(stop=None)
+            self.first = self.read_pipe_epoch()
+            self.set_stop(stop)
+        else:
+            self.first = self.read_file_mode()
+
+    # ---- what each algorithm defines ---------------------------------------------------------
+    def read_file_mode(self):
         raise NotImplementedError
 
+    def open_pipe(self, stop: StopSignal | None) -> None:
+        raise NotImplementedError
+
+    def read_pipe_epoch(self):
+        raise NotImplementedError
+
+    def set_stop(self, stop: StopSignal | None) -> None:
+        raise NotImplementedError
+
+    # ---- shared -------------------------------------------------------------------------------
     def next_epoch(self):
         """The data of the next pass over the channel (PipeInterrupted on SIGTERM)."""
-        data = self.first if self.pipe is None or self.passes == 0 else self.scan_epoch(self.pipe.read_next())
+        data = self.first if not self.config.is_pipe or self.passes == 0 else self.read_pipe_epoch()
         self.passes += 1
         return data
+
+
+class RecordEpochSource(EpochSource):
+    """A RecordIO channel (or an augmented manifest packed into RecordIO) as one checked .rec per
+    epoch: `prepare_file_mode()` in File mode, `PipeEpochFiles` + `scan(path)` in Pipe mode."""
+
+    pipe: PipeEpochFiles | None = None
+
+    def pipe_files(self, stop: StopSignal | None) -> PipeEpochFiles:
+        raise NotImplementedError
+
+    def scan(self, path: Path):
+        raise NotImplementedError
+
+    def open_pipe(self, stop: StopSignal | None) -> None:
+        self.pipe = self.pipe_files(stop)
+
+    def read_pipe_epoch(self):
+        return self.scan(self.pipe.read_next())
+
+    def set_stop(self, stop: StopSignal | None) -> None:
+        self.pipe.reader.stop = stop

@@ -14,7 +14,7 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
-from algorithms.common.pipe_epochs import EpochSource
+from algorithms.common.pipe_epochs import PipeEpochFiles, RecordEpochSource
 from algorithms.common.recordio import (
     channel_recordio, image_size, iter_records, pack_lst, read_lst, write_index,
 )
@@ -76,28 +76,21 @@ def _is_recordio(env: TrainingEnv, channel: str) -> bool:
         f"allowed: {RECORDIO}, {', '.join(IMAGE_TYPES[:3])}")
 
 
-class ChannelData(EpochSource):
-    """A channel's data epoch by epoch. File mode: one DataSet, scanned once, every epoch.
-    Pipe mode: the first epoch is read at once (its counts are checked before training), then
-    each `next_epoch()` after the first reads the channel's next FIFO into a new DataSet."""
+class ChannelData(RecordEpochSource):
+    """A channel's data epoch by epoch (algorithms.common.pipe_epochs.EpochSource): one DataSet,
+    scanned once, in File mode; a new scanned DataSet per epoch in Pipe mode."""
 
     def __init__(self, env: TrainingEnv, channel: str, hp, work: Path, stop: StopSignal | None = None) -> None:
-        if channel not in env.channels:
-            raise ClientError(f"Missing required channel '{channel}'; this algorithm needs 'train' and 'validation'")
-        self.name, self.hp, self.work = channel, hp, work
-        self.config = env.channels[channel]
-        work.mkdir(parents=True, exist_ok=True)
-        if self.config.is_pipe:
-            # The first epoch is read without interruption: every worker of a distributed job must
-            # reach the training loop, where a stop is agreed on together.
-            self.pipe = pipe_epochs(env.paths.data, self.config, hp, work, stop=None)
-            self.first: DataSet = scan(self.pipe.read_next(), channel, hp, work)
-            self.pipe.reader.stop = stop
-        else:
-            self.pipe = None
-            self.first = prepare(env, channel, hp, work)
+        self.hp = hp
+        super().__init__(env, channel, work, stop)
 
-    def scan_epoch(self, path: Path) -> DataSet:
+    def read_file_mode(self) -> DataSet:
+        return prepare(self.env, self.name, self.hp, self.work)
+
+    def pipe_files(self, stop: StopSignal | None) -> PipeEpochFiles:
+        return pipe_epochs(self.env.paths.data, self.config, self.hp, self.work, stop)
+
+    def scan(self, path: Path) -> DataSet:
         return scan(path, self.name, self.hp, self.work)
 
 

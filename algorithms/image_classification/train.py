@@ -13,7 +13,7 @@ from algorithms.common.pipe import PipeInterrupted
 from algorithms.common.early_stopping import EarlyStopping
 from algorithms.common.model_store import pretrained_file
 from algorithms.common.trainer import BatchTimer, EpochResult, LoopConfig, LoopState, run_epochs
-from algorithms.common.warm_start import check_matching, model_channel_dir
+from algorithms.common.job import MODEL, TRAINER_STATES, choose_start
 from algorithms.image_classification import data, metrics, model_io, network
 from algorithms.image_classification.hyperparameters import SCHEMA
 from container.config import TrainingEnv
@@ -92,28 +92,15 @@ class ClassificationJob:
     def _choose_initial_weights(self) -> None:
         """Checkpoint (a restarted job) > model channel (incremental) > pretrained > random."""
         hp = self.hp
-        ckpt = self.env.checkpoint_dir
-        if ckpt is not None and (restored := LoopState.load(ckpt)) is not None:
-            saved = model_io.read_saved_model(ckpt)
-            check_matching(self._architecture(), saved.hyperparameters(), "the checkpoint directory")
-            self.initial = model_io.load_params(saved.params)
-            self.state = restored
-            states = ckpt / "optimizer.states"
-            self.resume_states = states if states.is_file() else None
-            self.log.info("Resuming from checkpoint %s: %d epoch(s) already completed.", saved.params.name,
-                          restored.epochs_completed)
-            return
-        model_dir = model_channel_dir(self.env)
-        if model_dir is not None:
-            saved = model_io.read_saved_model(model_dir)
-            check_matching(self._architecture(), saved.hyperparameters(), "channel 'model'")
-            self.initial = model_io.load_params(saved.params)
-            self.log.info("Incremental training: initialising from %s (epoch %d of the earlier job).",
-                          saved.params.name, saved.epoch)
-            if hp.use_pretrained_model:
-                self.log.info("use_pretrained_model is ignored because a model channel is present.")
-            return
-        if hp.use_pretrained_model:
+        start = choose_start(self.env, model_io.read_saved_model, lambda saved: saved.hyperparameters(),
+                             self._architecture(), hp.use_pretrained_model)
+        self.state, self.resume_states = start.state, start.optimizer_states
+        if start.from_saved:
+            self.initial = model_io.load_params(start.saved.params)
+            if start.source == MODEL:
+                self.log.info("Incremental training: initialising from %s (epoch %d of the earlier job).",
+                              start.saved.params.name, start.saved.epoch)
+        elif hp.use_pretrained_model:
             path = pretrained_file("image-classification", {"num_layers": hp.num_layers})
             arg, aux = model_io.load_params(path)
             for name in [n for n in arg if n.startswith("fc")]:
@@ -261,26 +248,31 @@ class ClassificationJob:
     def save_model(self, epoch: int, reason: str) -> None:
         if self.rank != 0:
             return
-        arg, aux = self._params()
         if reason == "best":
-            for old in model_io.params_files(self.model_dir).values():
-                old.unlink()  # keep only the best epoch, as the built-in does without checkpoint_frequency
             self.log.info("Storing the best model with validation accuracy: %f", self.state.best_score or 0.0)
-        path = model_io.export(self.model_dir, self.export_symbol, arg, aux, epoch + 1,
-                               (self.hp.mini_batch_size,) + tuple(self.hp.image_shape))
+        # Keep only the best epoch, as the built-in does without checkpoint_frequency.
+        path = self._export(self.model_dir, epoch + 1, keep_others=reason != "best")
         self.log.info('Saved checkpoint to "%s"', path)
 
     def save_checkpoint(self, directory: Path, state: LoopState) -> None:
-        arg, aux = self._params()
-        for old in model_io.params_files(directory).values():
-            old.unlink()
-        model_io.export(directory, self.export_symbol, arg, aux, max(state.epochs_completed, 1),
-                        (self.hp.mini_batch_size,) + tuple(self.hp.image_shape))
+        self._export(directory, max(state.epochs_completed, 1), keep_others=False)
         if self.group.optimizer_on_servers:
             return  # dist_async keeps the optimizer state on the parameter servers; a resume restarts it
-        tmp = directory / "optimizer.states.tmp"
+        tmp = directory / f"{TRAINER_STATES}.tmp"
         self.module.save_optimizer_states(str(tmp))
-        tmp.replace(directory / "optimizer.states")
+        tmp.replace(directory / TRAINER_STATES)
+
+    def _export(self, directory: Path, epoch: int, keep_others: bool) -> Path:
+        """The artifacts for `epoch` (1-based); other epochs' params are removed only once the new
+        file is complete, so a kill in between never leaves a folder without a model."""
+        arg, aux = self._params()
+        path = model_io.export(directory, self.export_symbol, arg, aux, epoch,
+                               (self.hp.mini_batch_size,) + tuple(self.hp.image_shape))
+        if not keep_others:
+            for old in model_io.params_files(directory).values():
+                if old != path:
+                    old.unlink()
+        return path
 
     def _params(self) -> tuple[dict, dict]:
         arg, aux = self.module.get_params()

@@ -25,7 +25,7 @@ from mxnet.gluon.data import DataLoader, Dataset
 from gluoncv.data.batchify import Pad, Stack, Tuple
 
 from algorithms.common.pipe import Example
-from algorithms.common.pipe_epochs import EpochSource, PipeEpochFiles, check_pipe_content_type
+from algorithms.common.pipe_epochs import PipeEpochFiles, RecordEpochSource, check_pipe_content_type
 from algorithms.common.recordio import channel_recordio, image_size, iter_records, pack_lst, write_index
 from algorithms.object_detection import annotations
 from algorithms.object_detection.network import PIXEL_MEAN
@@ -149,27 +149,22 @@ def manifest_label(example: Example, source: str) -> np.ndarray:
     return np.asarray(annotations.packed_label(example.label_json(source), where), dtype=np.float32)
 
 
-class ChannelData(EpochSource):
-    """A channel epoch by epoch. File mode: one DetectionSet, checked once, every epoch.
-    Pipe mode: the first epoch is read at once (so its counts are checked before training), then
-    each `next_epoch()` after the first reads the channel's next stream into a new DetectionSet."""
+class ChannelData(RecordEpochSource):
+    """A channel epoch by epoch (algorithms.common.pipe_epochs.EpochSource): one DetectionSet,
+    checked once, in File mode; a new checked DetectionSet per epoch in Pipe mode."""
 
     def __init__(self, env: TrainingEnv, channel: str, hp, work: Path, stop: StopSignal | None = None) -> None:
-        _require(env, channel)
-        self.name, self.hp, self.work = channel, hp, work
-        self.config = env.channels[channel]
-        if self.config.is_pipe:
-            check_pipe_content_type(self.config, hint=" (images with JSON annotations need File mode)")
-            # The first epoch is read without interruption: every worker of a distributed job must
-            # reach the training loop, where a stop is agreed on together.
-            self.pipe = PipeEpochFiles(env.paths.data, self.config, work, manifest_label, stop=None)
-            self.first = scan(self.pipe.read_next(), channel, hp, work)
-            self.pipe.reader.stop = stop
-        else:
-            self.pipe = None
-            self.first = prepare(env, channel, hp, work)
+        self.hp = hp
+        super().__init__(env, channel, work, stop)
 
-    def scan_epoch(self, path: Path) -> DetectionSet:
+    def read_file_mode(self) -> DetectionSet:
+        return prepare(self.env, self.name, self.hp, self.work)
+
+    def pipe_files(self, stop: StopSignal | None) -> PipeEpochFiles:
+        check_pipe_content_type(self.config, hint=" (images with JSON annotations need File mode)")
+        return PipeEpochFiles(self.env.paths.data, self.config, self.work, manifest_label, stop)
+
+    def scan(self, path: Path) -> DetectionSet:
         return scan(path, self.name, self.hp, self.work)
 
 

@@ -14,6 +14,7 @@ import math
 import numpy as np
 from gluoncv.utils.metrics.voc_detection import VOC07MApMetric
 
+from container.errors import AlgorithmError
 from container.logs import get_logger
 
 
@@ -78,7 +79,7 @@ class MeanAveragePrecision:
         for c in sorted(metric._score):
             scores, matches = metric._score[c], metric._match[c]
             if len(scores) != len(matches):
-                raise RuntimeError(f"class {c}: {len(scores)} scores but {len(matches)} match flags")
+                raise AlgorithmError(f"class {c}: {len(scores)} scores but {len(matches)} match flags")
             rows.extend((c, score, match) for score, match in zip(scores, matches))
         return positives, np.array(rows, dtype=np.float64).reshape(-1, 3)
 

@@ -8,7 +8,6 @@ of every host's part of the validation data. Host 1 writes the model and the che
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import mxnet as mx
 import numpy as np
@@ -18,22 +17,20 @@ from algorithms.common import devices, optim
 from algorithms.common.dataloader import fill_batch
 from algorithms.common.distributed import WorkerGroup, idle_trainer_step, worker_group
 from algorithms.common.early_stopping import EarlyStopping
+from algorithms.common.job import CHECKPOINT, MODEL, BestModelArtifacts, Start, choose_start
 from algorithms.common.pipe import PipeInterrupted
 from algorithms.common.trainer import BatchTimer, EpochResult, LoopConfig, LoopState, run_epochs
-from algorithms.common.warm_start import check_matching, model_channel_dir
 from algorithms.object_detection import data, metrics, model_io, network, pretrained
 from algorithms.object_detection.hyperparameters import SCHEMA, architecture, effective_kv_store
 from algorithms.object_detection.loss import ssd_loss
 from container.config import TrainingEnv
-from container.errors import ClientError
+from container.errors import AlgorithmError, ClientError
 from container.logs import get_logger
 from container.stop import StopSignal
 
 LOG_EVERY_BATCHES = 20
 PROGRESS_LINE = ("Epoch: {epoch:4d}, batches: {batch:6d}, num_examples: {samples:6d}, {speed:.1f} samples/sec, "
                  "epoch time so far: {elapsed}")
-TRAINER_STATES = "trainer.states"
-BEST_DIR = "best"  # inside the checkpoint directory: the best model so far, restored on resume
 
 
 def train(env: TrainingEnv, stop: StopSignal) -> None:
@@ -47,7 +44,10 @@ def train(env: TrainingEnv, stop: StopSignal) -> None:
     job.run()
 
 
-class DetectionJob:
+class DetectionJob(BestModelArtifacts):
+    model_io = model_io
+    score_name = "validation-mAP"
+
     def __init__(self, env: TrainingEnv, hp, stop: StopSignal):
         self.env, self.hp, self.stop = env, hp, stop
         self.log = get_logger()
@@ -61,9 +61,7 @@ class DetectionJob:
             self.log.info("_num_kv_servers=%s (parameter servers are started by the launcher)", hp._num_kv_servers)
         self.work = env.paths.work / "object-detection"
         self.model_dir = env.paths.model
-        self.state = LoopState()
-        self.initial_params: tuple[Path, str] | None = None  # (params file, where it came from)
-        self.resume_states: Path | None = None
+        self.start = Start("random")
 
     # ---- set-up ------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -116,27 +114,24 @@ class DetectionJob:
 
     def _choose_initial_weights(self) -> None:
         """Checkpoint (a restarted job) > model channel (incremental) > pretrained base > random."""
-        hp = self.hp
-        ckpt = self.env.checkpoint_dir
-        if ckpt is not None and (restored := LoopState.load(ckpt)) is not None:
-            saved = model_io.read_saved_model(ckpt, "the checkpoint directory")
-            check_matching(architecture(hp), saved.hyperparameters, "the checkpoint directory")
-            self.initial_params = (saved.params, "the checkpoint directory")
-            self.state = restored
-            states = ckpt / TRAINER_STATES
-            self.resume_states = states if states.is_file() else None
-            if model_io.has_model(ckpt / BEST_DIR) and self.group.is_leader:
-                model_io.copy_model(ckpt / BEST_DIR, self.model_dir)
-            self.log.info("Resuming from the checkpoint: %d epoch(s) already completed.", restored.epochs_completed)
-            return
-        model_dir = model_channel_dir(self.env)
-        if model_dir is not None:
-            saved = model_io.read_saved_model(model_dir, "channel 'model'")
-            check_matching(architecture(hp), saved.hyperparameters, "channel 'model'")
-            self.initial_params = (saved.params, "channel 'model'")
-            self.log.info("Incremental training: initialising from %s.", saved.params.name)
-            if hp.use_pretrained_model:
-                self.log.info("use_pretrained_model is ignored because a model channel is present.")
+        self.start = choose_start(self.env, model_io.read_saved_model, lambda saved: saved.hyperparameters,
+                                  architecture(self.hp), self.hp.use_pretrained_model)
+        if self.start.source == CHECKPOINT:
+            self.restore_best(self.env.checkpoint_dir)
+        elif self.start.source == MODEL:
+            self.log.info("Incremental training: initialising from %s.", self.start.saved.params.name)
+
+    @property
+    def state(self) -> LoopState:
+        return self.start.state
+
+    @property
+    def is_leader(self) -> bool:
+        return self.group.is_leader
+
+    @property
+    def optimizer_states_here(self) -> bool:
+        return not self.group.optimizer_on_servers
 
     def _build_network(self) -> None:
         hp = self.hp
@@ -145,8 +140,8 @@ class DetectionJob:
                                  hp.nms_topk, base=base)
         self.net.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2),
                             ctx=self.contexts)
-        if self.initial_params is not None:
-            model_io.load_params(self.net, *self.initial_params, self.contexts)
+        if self.start.from_saved:
+            model_io.load_params(self.net, self.start.saved.params, self.start.source, self.contexts)
         elif hp.use_pretrained_model:
             pretrained.load_base_weights(base, hp.base_network, self.contexts)
         if hp.freeze_layer_pattern:
@@ -174,8 +169,8 @@ class DetectionJob:
         self.trainer = gluon.Trainer(trainable, self.hp.optimizer, params, kvstore=self.group.kv)
         # Before load_states, which would otherwise set up the kvstore itself (see start_trainer).
         self.group.start_trainer(self.trainer)
-        if self.resume_states is not None and not self.group.optimizer_on_servers:
-            self.trainer.load_states(str(self.resume_states))
+        if self.start.optimizer_states is not None and self.optimizer_states_here:
+            self.trainer.load_states(str(self.start.optimizer_states))
 
     # ---- the epoch loop (run_epochs calls back into the methods below) -----------------------
     def run(self) -> None:
@@ -252,7 +247,7 @@ class DetectionJob:
                 checksum[1] += float(np.abs(values).sum(dtype=np.float64))
         self.log.info("Epoch[%d] network checksum %.12e %.12e on %s", epoch, *checksum, self.host)
         if self.group.differs_from_leader("network-checksum", checksum):
-            raise RuntimeError(f"The network on {self.host} differs from host 1's after epoch {epoch} "
+            raise AlgorithmError(f"The network on {self.host} differs from host 1's after epoch {epoch} "
                                f"(checksum {checksum})")
 
     def _epoch_batches(self):
@@ -290,32 +285,6 @@ class DetectionJob:
         metrics.log_validation_map(self.host, epoch, value)
         metrics.log_progress(self.host, epoch + 1, self.hp.epochs)
         return {"mAP": value}
-
-    def save_model(self, epoch: int, reason: str) -> None:
-        """The artifact is the best-mAP model: 'best' replaces it; a stop or the end of a resumed
-        job writes the current weights only when no best model exists yet."""
-        if not self.group.is_leader:
-            return
-        if reason != "best" and model_io.has_model(self.model_dir):
-            self.log.info("Keeping the best model (validation mAP %s) in %s.", self.state.best_score, self.model_dir)
-            return
-        if reason == "best":
-            self.log.info("Updating the best model with validation-mAP=%f", self.state.best_score or 0.0)
-        path = model_io.export(self.net, self.model_dir, self.hp.as_strings())
-        self.log.info('Saved checkpoint to "%s"', path)
-
-    def save_checkpoint(self, directory: Path, state: LoopState) -> None:
-        model_io.export(self.net, directory, self.hp.as_strings())
-        if self.group.optimizer_on_servers:
-            # dist_async keeps the optimizer state on the parameter servers, where a worker cannot
-            # save it; a resumed job restarts the momentum (and must not load older states).
-            (directory / TRAINER_STATES).unlink(missing_ok=True)
-        else:
-            tmp = directory / f"{TRAINER_STATES}.tmp"
-            self.trainer.save_states(str(tmp))
-            tmp.replace(directory / TRAINER_STATES)
-        if model_io.has_model(self.model_dir):
-            model_io.copy_model(self.model_dir, directory / BEST_DIR)
 
 
 def lockstep_hosts(group: WorkerGroup) -> int:

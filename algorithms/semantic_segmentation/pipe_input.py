@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from algorithms.common import pipe
-from algorithms.common.pipe_epochs import check_pipe_content_type
+from algorithms.common.pipe_epochs import EpochSource, check_pipe_content_type
 from algorithms.semantic_segmentation import data
 from algorithms.semantic_segmentation.label_map import LabelMap
 from container.config import TrainingEnv
@@ -42,36 +42,30 @@ def check_pipe_channel(env: TrainingEnv, channel: str) -> None:
             f"'{annotations}', or use File mode for '{channel}'")
 
 
-class ChannelData:
-    """A channel epoch by epoch. File mode: one SegmentationSet, checked once, every epoch.
-    Pipe mode: the first epoch is read and checked at once (bad data fails before training), then
-    each `next_epoch()` after the first reads and checks the channel's next stream."""
+class ChannelData(EpochSource):
+    """A channel epoch by epoch (algorithms.common.pipe_epochs.EpochSource): one SegmentationSet,
+    checked once, in File mode; each epoch's manifest lines written out and checked in Pipe mode."""
 
     def __init__(self, env: TrainingEnv, channel: str, label_map: LabelMap, num_classes: int, work: Path,
                  stop: StopSignal | None = None) -> None:
         data.require_channel(env, channel)
-        self.name, self.label_map, self.num_classes, self.work = channel, label_map, num_classes, work
-        self.passes = 0
+        self.label_map, self.num_classes = label_map, num_classes
+        self.reader: pipe.PipeChannel | None = None
         self._current: Path | None = None
-        if env.channels[channel].is_pipe:
-            check_pipe_channel(env, channel)
-            # The first epoch is read whole even if SIGTERM arrives: its checks come before training.
-            self.reader: pipe.PipeChannel | None = pipe.PipeChannel(env.paths.data, channel, None)
-            self.first = self._read_epoch()
-            self.reader.stop = stop
-        else:
-            self.reader = None
-            self.first = data.prepare(env, channel, label_map, num_classes)
+        super().__init__(env, channel, work, stop)
 
-    @property
-    def is_pipe(self) -> bool:
-        return self.reader is not None
+    def read_file_mode(self) -> data.SegmentationSet:
+        return data.prepare(self.env, self.name, self.label_map, self.num_classes)
 
-    def next_epoch(self) -> data.SegmentationSet:
-        """The SegmentationSet of the next pass over the channel (PipeInterrupted on SIGTERM)."""
-        ds = self.first if self.reader is None or self.passes == 0 else self._read_epoch()
-        self.passes += 1
-        return ds
+    def open_pipe(self, stop: StopSignal | None) -> None:
+        check_pipe_channel(self.env, self.name)
+        self.reader = pipe.PipeChannel(self.env.paths.data, self.name, stop)
+
+    def set_stop(self, stop: StopSignal | None) -> None:
+        self.reader.stop = stop
+
+    def read_pipe_epoch(self) -> data.SegmentationSet:
+        return self._read_epoch()
 
     def _read_epoch(self) -> data.SegmentationSet:
         epoch = self.reader.epoch

@@ -1,7 +1,6 @@
 """Semantic segmentation training job: hyperparameters -> (warm) start -> data -> epochs -> artifacts."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import mxnet as mx
 from gluoncv.loss import MixSoftmaxCrossEntropyLoss
@@ -10,9 +9,9 @@ from mxnet import autograd, gluon
 from algorithms.common import devices, optim
 from algorithms.common.dataloader import fill_batch
 from algorithms.common.early_stopping import EarlyStopping
+from algorithms.common.job import CHECKPOINT, MODEL, BestModelArtifacts, Start, choose_start
 from algorithms.common.pipe import PipeInterrupted
 from algorithms.common.trainer import BatchTimer, EpochResult, LoopConfig, LoopState, run_epochs
-from algorithms.common.warm_start import check_matching, model_channel_dir
 from algorithms.semantic_segmentation import (data, hyperparameters, label_map, metrics, model_io, network,
                                                pipe_input, pretrained)
 from algorithms.semantic_segmentation.data import LOSS_IGNORE
@@ -22,9 +21,7 @@ from container.logs import get_logger
 from container.stop import StopSignal
 
 LOG_EVERY_BATCHES = 20
-TRAINER_STATES = "trainer.states"
 WORK_DIR = "semantic-segmentation"  # under /opt/ml/input/work: Pipe-mode epochs written out
-BEST_DIR = "best"  # inside the checkpoint directory: the best model so far, restored on resume
 MOMENTUM_OPTIMIZERS = ("sgd", "nag")  # momentum and weight_decay apply to these (DG-SS: "sgd only")
 
 
@@ -41,16 +38,18 @@ def train(env: TrainingEnv, stop: StopSignal) -> None:
     job.run()
 
 
-class SegmentationJob:
+class SegmentationJob(BestModelArtifacts):
+    model_io = model_io
+    score_name = "validation mIOU"
+    is_leader = True  # one machine
+
     def __init__(self, env: TrainingEnv, hp, stop: StopSignal):
         self.env, self.hp, self.stop = env, hp, stop
         self.log = get_logger()
         self.host = env.resources.current_host
         self.contexts = devices.training_contexts()
         self.model_dir = env.paths.model
-        self.state = LoopState()
-        self.initial: tuple[model_io.SavedModel, str] | None = None
-        self.resume_states: Path | None = None
+        self.start = Start("random")
 
     # ---- set-up ------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -85,32 +84,20 @@ class SegmentationJob:
     def _choose_initial_weights(self) -> None:
         """Checkpoint (a restarted job) > model channel (incremental) > pretrained backbone > random."""
         hp = self.hp
-        ckpt = self.env.checkpoint_dir
-        if ckpt is not None and (restored := LoopState.load(ckpt)) is not None:
-            self._use_saved(ckpt, "the checkpoint directory")
-            self.state = restored
-            states = ckpt / TRAINER_STATES
-            self.resume_states = states if states.is_file() else None
-            if model_io.has_model(ckpt / BEST_DIR):
-                model_io.copy_model(ckpt / BEST_DIR, self.model_dir)
-            self.log.info("Resuming from the checkpoint: %d epoch(s) already completed.", restored.epochs_completed)
-            return
-        model_dir = model_channel_dir(self.env)
-        if model_dir is not None:
-            self._use_saved(model_dir, "channel 'model'")
+        self.start = choose_start(self.env, model_io.read_saved_model,
+                                  lambda saved: hyperparameters.saved_architecture(saved.architecture()),
+                                  hyperparameters.architecture(hp), hp.use_pretrained_model)
+        if self.start.source == CHECKPOINT:
+            self.restore_best(self.env.checkpoint_dir)
+        elif self.start.source == MODEL:
             self.log.info("Incremental training: initialising every layer from %s of the earlier job.",
                           model_io.PARAMS_FILE)
-            if hp.use_pretrained_model:
-                self.log.info("use_pretrained_model is ignored because a model channel is present.")
-            return
-        if hp.use_pretrained_model:
+        elif hp.use_pretrained_model:
             pretrained.store_path(hp.backbone)  # a missing file fails now, before data is read
 
-    def _use_saved(self, directory: Path, source: str) -> None:
-        saved = model_io.read_saved_model(directory, source)
-        check_matching(hyperparameters.architecture(self.hp),
-                       hyperparameters.saved_architecture(saved.architecture()), source)
-        self.initial = (saved, source)
+    @property
+    def state(self) -> LoopState:
+        return self.start.state
 
     def _build_network(self) -> None:
         hp = self.hp
@@ -120,8 +107,8 @@ class SegmentationJob:
             self.log.info("syncbn=True with one device: BatchNorm statistics are those of the one device.")
         self.net = network.build(hp.algorithm, hp.backbone, hp.num_classes, hp.crop_size, hp.base_size,
                                  self.contexts, syncbn=hp.syncbn)
-        if self.initial is not None:
-            model_io.load_into(self.net, *self.initial, self.contexts)
+        if self.start.from_saved:
+            model_io.load_into(self.net, self.start.saved, self.start.source, self.contexts)
         elif hp.use_pretrained_model:
             pretrained.load_backbone_weights(self.net, hp.backbone, self.contexts)
         else:
@@ -148,8 +135,8 @@ class SegmentationJob:
         # One machine (the built-in is single-instance): Gluon's default "device" kvstore sums the
         # gradients of several devices, and is skipped for one.
         self.trainer = gluon.Trainer(self.net.collect_params(), hp.optimizer, params)
-        if self.resume_states is not None:
-            self.trainer.load_states(str(self.resume_states))
+        if self.start.optimizer_states is not None:
+            self.trainer.load_states(str(self.start.optimizer_states))
 
     # ---- the epoch loop (run_epochs calls back into the methods below) -----------------------
     def run(self) -> None:
@@ -230,23 +217,3 @@ class SegmentationJob:
         predictions = scores.argmax(axis=1).asnumpy()
         self.confusion.update(labels.asnumpy(), predictions)
         timer.batch_done(predictions.shape[0])
-
-    def save_model(self, epoch: int, reason: str) -> None:
-        """The artifact is the best-mIOU model: 'best' replaces it; a stop or the end of a resumed
-        job writes the current weights only when no best model exists yet."""
-        if reason != "best" and model_io.has_model(self.model_dir):
-            self.log.info("Keeping the best model (validation mIOU %s) in %s.", self.state.best_score, self.model_dir)
-            return
-        if reason == "best":
-            self.log.info("Updating the best model with validation mIOU=%f (epoch %d)", self.state.best_score or 0.0,
-                          epoch)
-        path = model_io.export(self.net, self.model_dir, self.hp.as_strings())
-        self.log.info('Saved checkpoint to "%s"', path)
-
-    def save_checkpoint(self, directory: Path, state: LoopState) -> None:
-        model_io.export(self.net, directory, self.hp.as_strings())
-        tmp = directory / f"{TRAINER_STATES}.tmp"
-        self.trainer.save_states(str(tmp))
-        tmp.replace(directory / TRAINER_STATES)
-        if model_io.has_model(self.model_dir):
-            model_io.copy_model(self.model_dir, directory / BEST_DIR)

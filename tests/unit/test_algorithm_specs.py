@@ -55,3 +55,12 @@ def test_the_makefile_builds_an_image_per_algorithm():
     listed = subprocess.run(["make", "-s", "--eval", "print-algorithms: ; @echo $(ALGORITHMS)", "print-algorithms"],
                             cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
     assert listed == list(specs({}))
+
+
+def test_the_docs_hyperparameter_tables_are_generated_from_the_schemas():
+    from algorithms.hyperparameter_docs import DOCS, rendered
+
+    for name, spec in specs({}).items():
+        text = (DOCS / f"{name}.md").read_text()
+        assert rendered(text, spec) == text, "run: python -m algorithms.hyperparameter_docs --write"
+        assert f"| `{spec.schema.params[0].name}` | required |" in text

@@ -1,10 +1,7 @@
-import tarfile
-from pathlib import Path
-
 import pytest
 
 from emulator.sample_data import make_classification_set
-from tests.jobtree import make_tree, run_in_process
+from tests.jobtree import in_process_runner, rec_channels, tar_model  # noqa: F401 - used by the tests
 
 NUM_CLASSES = 4
 
@@ -25,30 +22,7 @@ def base_hp(**overrides):
     return {k: v for k, v in hp.items() if v is not None}
 
 
-def rec_channels(data, model_tar=None):
-    channels = {
-        "train": {"files": [data["train"]["rec"]], "content_type": "application/x-recordio"},
-        "validation": {"files": [data["validation"]["rec"]], "content_type": "application/x-recordio"},
-    }
-    if model_tar is not None:
-        channels["model"] = {"files": [model_tar], "content_type": "application/x-sagemaker-model"}
-    return channels
-
-
-def tar_model(model_dir: Path, target: Path) -> Path:
-    with tarfile.open(target, "w:gz") as tar:
-        for path in sorted(model_dir.iterdir()):
-            tar.add(path, arcname=path.name)
-    return target
-
-
 @pytest.fixture
 def run_ic(tmp_path):
-    """Run one job in-process: run_ic(hp, channels, name=..., checkpoint=...) -> (exit code, JobTree)."""
-    counter = iter(range(100))
-
-    def run(hp, channels, checkpoint=None):
-        tree = make_tree(tmp_path / f"job{next(counter)}", hp, channels, checkpoint)
-        return run_in_process(tree, "image-classification"), tree
-
-    return run
+    """Run one job in-process: run_ic(hp, channels, checkpoint=...) -> (exit code, JobTree)."""
+    return in_process_runner(tmp_path, "image-classification")

@@ -134,7 +134,7 @@ def test_checkpoints_resume_and_continue_the_epoch_count(run_ic, ic_data, tmp_pa
     code, first = run_ic(base_hp(epochs=2), rec_channels(ic_data), checkpoint=ckpt)
     assert code == 0, first.failure
     assert json.loads((ckpt / "checkpoint-state.json").read_text())["epochs_completed"] == 2
-    assert (ckpt / "optimizer.states").exists()
+    assert (ckpt / "trainer.states").exists()
     caplog.clear()
     code, second = run_ic(base_hp(epochs=3), rec_channels(ic_data), checkpoint=ckpt)
     assert code == 0, second.failure

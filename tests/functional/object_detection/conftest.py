@@ -1,10 +1,8 @@
-import tarfile
-from pathlib import Path
-
 import pytest
 
 from emulator.sample_data import make_detection_set
-from tests.jobtree import make_tree, run_in_process, start_subprocess
+from tests import jobtree
+from tests.jobtree import in_process_runner, make_tree, rec_channels, tar_model  # noqa: F401 - used by the tests
 
 NUM_CLASSES = 2
 TRAIN_IMAGES = 5
@@ -28,16 +26,6 @@ def base_hp(**overrides):
     return {k: v for k, v in hp.items() if v is not None}
 
 
-def rec_channels(data, model_tar=None):
-    channels = {
-        "train": {"files": [data["train"]["rec"]], "content_type": "application/x-recordio"},
-        "validation": {"files": [data["validation"]["rec"]], "content_type": "application/x-recordio"},
-    }
-    if model_tar is not None:
-        channels["model"] = {"files": [model_tar], "content_type": "application/x-sagemaker-model"}
-    return channels
-
-
 def json_channels(data, channel="train"):
     """`channel` as images + JSON annotations (the built-in's image format)."""
     channels = rec_channels(data)
@@ -47,30 +35,14 @@ def json_channels(data, channel="train"):
     return channels
 
 
-def tar_model(model_dir: Path, target: Path) -> Path:
-    with tarfile.open(target, "w:gz") as tar:
-        for path in sorted(model_dir.iterdir()):
-            tar.add(path, arcname=path.name)
-    return target
-
-
-def run_subprocess(tree, timeout=600, extra_env=None):
-    """`python -m container train` on the tree: (exit code, log text)."""
-    process = start_subprocess(tree, ALGORITHM, extra_env)
-    log, _ = process.communicate(timeout=timeout)
-    return process.returncode, log
-
-
 @pytest.fixture
 def run_od(tmp_path):
     """Run one job in-process: run_od(hp, channels, checkpoint=None) -> (exit code, JobTree)."""
-    counter = iter(range(100))
+    return in_process_runner(tmp_path, ALGORITHM)
 
-    def run(hp, channels, checkpoint=None):
-        tree = make_tree(tmp_path / f"job{next(counter)}", hp, channels, checkpoint)
-        return run_in_process(tree, ALGORITHM), tree
 
-    return run
+def run_subprocess(tree, timeout=600, extra_env=None):
+    return jobtree.run_subprocess(tree, ALGORITHM, timeout, extra_env)
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,10 @@
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from emulator.sample_data import make_segmentation_set
-from tests.jobtree import make_tree, run_in_process, start_subprocess
+from tests import jobtree
+from tests.jobtree import in_process_runner, make_tree
 
 ALGORITHM = "semantic-segmentation"
 DATA_CLASSES = 3  # classes drawn in the synthetic images
@@ -45,30 +45,18 @@ def channels(data, model=None, label_maps=None):
     return result
 
 
-def tar_model(model_dir: Path, target: Path) -> Path:
-    with tarfile.open(target, "w:gz", compresslevel=1) as tar:
-        for path in sorted(model_dir.iterdir()):
-            tar.add(path, arcname=path.name)
-    return target
-
-
-def run_subprocess(tree, timeout=600, extra_env=None):
-    """`python -m container train` on the tree: (exit code, log text)."""
-    process = start_subprocess(tree, ALGORITHM, extra_env)
-    log, _ = process.communicate(timeout=timeout)
-    return process.returncode, log
-
-
 @pytest.fixture
 def run_ss(tmp_path):
     """Run one job in-process: run_ss(hp, channels, checkpoint=None) -> (exit code, JobTree)."""
-    counter = iter(range(100))
+    return in_process_runner(tmp_path, ALGORITHM)
 
-    def run(hp, chans, checkpoint=None):
-        tree = make_tree(tmp_path / f"job{next(counter)}", hp, chans, checkpoint)
-        return run_in_process(tree, ALGORITHM), tree
 
-    return run
+def run_subprocess(tree, timeout=600, extra_env=None):
+    return jobtree.run_subprocess(tree, ALGORITHM, timeout, extra_env)
+
+
+def tar_model(model_dir: Path, target: Path) -> Path:
+    return jobtree.tar_model(model_dir, target, compresslevel=1)  # ~100 MB of weights: speed over size
 
 
 @pytest.fixture(scope="session")
