@@ -25,6 +25,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -149,11 +150,8 @@ class _ModelThread:
 
 
 def _response(start_response, status: int, body: bytes, content_type: str) -> list[bytes]:
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-              406: "Not Acceptable", 411: "Length Required", 413: "Payload Too Large",
-              415: "Unsupported Media Type", 500: "Internal Server Error", 503: "Service Unavailable",
-              504: "Gateway Timeout"}.get(status, "")
-    start_response(f"{status} {reason}", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    start_response(f"{status} {HTTPStatus(status).phrase}",
+                   [("Content-Type", content_type), ("Content-Length", str(len(body)))])
     return [body]
 
 
@@ -202,9 +200,11 @@ class InferenceApp:
             return
         self._load_error = exc
         self._settled.set()
-        kind = "Customer Error" if isinstance(exc, ClientError) else "Algorithm Error"
-        self.log.error("%s: cannot load the model in %s: %s\n%s", kind, self.config.model_dir, exc,
-                       "".join(traceback.format_exception(exc)) if kind == "Algorithm Error" else "")
+        if isinstance(exc, ClientError):
+            self.log.error("Customer Error: cannot load the model in %s: %s", self.config.model_dir, exc)
+        else:
+            self.log.error("Algorithm Error: cannot load the model in %s: %s\n%s", self.config.model_dir, exc,
+                           "".join(traceback.format_exception(exc)))
         self._on_load_failure(exc)
 
     @property
