@@ -43,6 +43,8 @@ def run_check(files: list[Path], name: str | None, output: Path, image: str | No
     verdict = output / VERDICT
     if verdict.is_file():
         return json.loads(verdict.read_text())
+    if image is not None and f"No module named {CHECK_MODULE}" in done.stderr:
+        raise PretrainedError(f"The image {image} predates `smlocal pretrained`: rebuild it (make build)")
     if "No module named 'mxnet'" in done.stderr:
         raise PretrainedError(f"The weights check needs the training stack (MXNet), which {sys.executable} lacks: "
                               f"run smlocal from the project's environment, or pass --image smlocal/<algorithm>:latest")

@@ -1,25 +1,32 @@
-"""use_pretrained_model: ImageNet backbone weights from the local model store (written by the test),
-and the default's clear failure when the store does not have them."""
+"""use_pretrained_model: ImageNet backbone weights from the local model store (filled by
+`smlocal pretrained import` of a file the test wrote), and the default's clear failure when the
+store does not have them."""
 import mxnet as mx
 import numpy as np
 import pytest
 from gluoncv.model_zoo import resnet50_v1s
 
+from tests.functional.pretrained.fill import import_into
 from tests.functional.semantic_segmentation.conftest import base_hp, channels
 
 
 @pytest.fixture(scope="module")
 def model_store(tmp_path_factory):
-    """A store holding a GluonCV resnet50_v1s parameter file, as GluonCV's model zoo saves it."""
-    store = tmp_path_factory.mktemp("store")
-    (store / "semantic-segmentation").mkdir()
+    """A store holding a GluonCV resnet50_v1s parameter file, imported as a user would import the
+    file GluonCV downloads (`resnet50_v1s-<hash>.params`, recognised by its parameters)."""
+    downloaded = tmp_path_factory.mktemp("downloads") / "resnet50_v1s-25a187fa.params"
     backbone = resnet50_v1s(pretrained=False)
     backbone.initialize(mx.init.Uniform(0.05))
     backbone(mx.nd.zeros((1, 3, 32, 32)))
-    backbone.save_parameters(str(store / "semantic-segmentation" / "resnet50_v1s.params"))
+    backbone.save_parameters(str(downloaded))
+    store = tmp_path_factory.mktemp("store")
+    result = import_into(store, [downloaded])
+    assert result.exit_code == 0, result.output
+    assert (store / "semantic-segmentation" / "resnet50_v1s.params").read_bytes() == downloaded.read_bytes()
     return store
 
 
+@pytest.mark.slow  # the store is filled by an import, which starts the training stack once
 def test_backbone_starts_from_the_stored_imagenet_weights(model_store, monkeypatch, run_ss, ss_data, caplog):
     monkeypatch.setenv("SMLOCAL_MODEL_STORE", str(model_store))
     code, tree = run_ss(base_hp(use_pretrained_model="True", learning_rate=1e-9), channels(ss_data))
