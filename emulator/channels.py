@@ -132,17 +132,22 @@ def _read_augmented_manifest(channel: Channel, storage: Storage) -> list[dict]:
     return lines
 
 
+def channel_objects(channel: Channel, storage: Storage, region: str, role: str) -> list[ObjectInfo]:
+    """The objects an S3Prefix or ManifestFile data source names, by URI; RequestValidationError if none."""
+    if channel.s3_data_type == "ManifestFile":
+        return _read_manifest(channel, storage)
+    return _list_prefix(channel, storage, region, role)
+
+
 def resolve_channels(spec: TrainingJobSpec, storage: Storage, region: str) -> dict[str, ChannelSource]:
     """Look at every channel's data and check it fits; raises RequestValidationError, creates nothing."""
     sources: dict[str, ChannelSource] = {}
     for channel in spec.channels:
         try:
-            if channel.s3_data_type == "S3Prefix":
-                items: list[Any] = _list_prefix(channel, storage, region, spec.role_arn)
-            elif channel.s3_data_type == "ManifestFile":
-                items = _read_manifest(channel, storage)
+            if channel.s3_data_type == "AugmentedManifestFile":
+                items: list[Any] = _read_augmented_manifest(channel, storage)
             else:
-                items = _read_augmented_manifest(channel, storage)
+                items = channel_objects(channel, storage, region, spec.role_arn)
         except StorageError as exc:
             raise RequestValidationError(f"Cannot read the data of channel '{channel.name}': {exc}") from exc
         sources[channel.name] = ChannelSource(channel, tuple(items))

@@ -57,8 +57,8 @@ class ProcessRunner:
 
     def environment(self, request: RunRequest, host: HostLayout) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _PLATFORM_VARIABLES}
-        if self.command[1:] == list(DEFAULT_COMMAND[1:]):
-            # `python -m container` must resolve even when the project is not pip-installed.
+        if self.command[1:3] == list(DEFAULT_COMMAND[1:3]):
+            # `python -m container train|serve` must resolve even when the project is not pip-installed.
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_project_root()), env.get("PYTHONPATH")]))
         env.update(request.environment)
         env.update({
