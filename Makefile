@@ -57,6 +57,21 @@ BASE_IMAGE ?= $(shell docker image inspect $(LOCAL_BASE) >/dev/null 2>&1 && echo
 GPU_BASE_IMAGE ?= nvidia/cuda:11.7.1-cudnn8-runtime-ubuntu22.04
 DOCKER_BUILD := docker build --network host
 PUSH_TAG ?= $(CPU_TAG)
+# PRETRAINED=1: each image ships its algorithm's pretrained weights at /opt/ml-models, as the
+# built-ins do: whatever MODEL_STORE/<algorithm>/ holds (fill it first: smlocal pretrained pull --all).
+PRETRAINED ?= 0
+MODEL_STORE ?= $(or $(SMLOCAL_MODEL_STORE),$(HOME)/.smlocal/models)
+ifeq ($(PRETRAINED),1)
+STORE_ARG = --build-arg PRETRAINED_STORE=$(IMAGE_REPO)/pretrained-store:$$algo
+# One algorithm's part of the store as an image (FROM scratch, the files at its root) that the
+# Dockerfiles copy from; a tar of MODEL_STORE/$$algo is its whole build context.
+define STORE_IMAGE
+test -d "$(MODEL_STORE)/$$algo" || { echo "no $$algo weights in $(MODEL_STORE): run smlocal pretrained pull $$algo (or import), or set MODEL_STORE"; exit 1; }; \
+ctx=$$(mktemp -d); printf 'FROM scratch\nCOPY . /\n' > $$ctx/Dockerfile; printf 'Dockerfile\n.dockerignore\n' > $$ctx/.dockerignore; \
+tar -cf - -C $$ctx Dockerfile .dockerignore -C "$(MODEL_STORE)" $$algo | docker build -q -t $(IMAGE_REPO)/pretrained-store:$$algo - >/dev/null; \
+status=$$?; rm -rf $$ctx; [ $$status = 0 ] || exit 1;
+endef
+endif
 
 .PHONY: base-image extra-ca build build-gpu push gpu-test
 
@@ -71,14 +86,16 @@ extra-ca:
 
 build: extra-ca
 	@for algo in $(ALGORITHMS); do \
+		$(STORE_IMAGE) \
 		echo "building $(IMAGE_REPO)/$$algo:$(CPU_TAG) from $(BASE_IMAGE)"; \
-		$(DOCKER_BUILD) -f Dockerfile.cpu --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+		$(DOCKER_BUILD) -f Dockerfile.cpu --build-arg BASE_IMAGE=$(BASE_IMAGE) $(STORE_ARG) \
 			--build-arg ALGORITHM=$$algo -t $(IMAGE_REPO)/$$algo:$(CPU_TAG) . || exit 1; \
 	done
 
 build-gpu: extra-ca
 	@for algo in $(ALGORITHMS); do \
-		$(DOCKER_BUILD) -f Dockerfile.gpu --build-arg BASE_IMAGE=$(GPU_BASE_IMAGE) \
+		$(STORE_IMAGE) \
+		$(DOCKER_BUILD) -f Dockerfile.gpu --build-arg BASE_IMAGE=$(GPU_BASE_IMAGE) $(STORE_ARG) \
 			--build-arg ALGORITHM=$$algo -t $(IMAGE_REPO)/$$algo:$(GPU_TAG) . || exit 1; \
 	done
 

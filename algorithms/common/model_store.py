@@ -66,9 +66,11 @@ def load_arrays(path: Path) -> dict[str, mx.nd.NDArray]:
     return arrays
 
 
-def check_parameters(arrays: dict, expected: dict[str, tuple[int, ...]], source, what: str) -> None:
-    """Every expected parameter is in `arrays`, with its shape. Other arrays may be there too (a
-    zoo file also holds the ImageNet classifier, which the algorithms replace)."""
+def check_parameters(arrays: dict, expected: dict[str, tuple[int, ...]], source, what: str,
+                     ignorable: tuple[str, ...] = ()) -> None:
+    """Every expected parameter is in `arrays`, with its shape, and every other array's name starts
+    with one of `ignorable` (a zoo file also holds the ImageNet classifier, which the algorithms
+    replace): a larger network's file, which holds all of a smaller one's names, is not taken for it."""
     missing = [name for name in expected if name not in arrays]
     if missing:
         raise ClientError(f"{source} is not {what}: {len(missing)} of its {len(expected)} parameters are "
@@ -78,3 +80,7 @@ def check_parameters(arrays: dict, expected: dict[str, tuple[int, ...]], source,
         if found != tuple(shape):
             raise ClientError(f"{source} is not {what}: parameter '{name}' has shape {found}, {what} has "
                               f"{tuple(shape)}")
+    extra = [name for name in arrays if name not in expected and not name.startswith(ignorable)]
+    if extra:
+        raise ClientError(f"{source} is not {what}: it has {len(extra)} parameters more (e.g. "
+                          f"{', '.join(extra[:3])}), as the weights of a larger network would")

@@ -35,7 +35,7 @@ FORMS = {"checkpoint": "an MXNet checkpoint (arg:/aux: parameter names)",
          "gluon": "a GluonCV parameter file (save_parameters names such as features.0.weight)"}
 
 
-def _classifier(weights: PretrainedWeights) -> dict[str, tuple[int, ...]]:
+def _classifier(weights: PretrainedWeights) -> tuple[dict, tuple[str, ...]]:
     """Image classification reads every parameter but the classifier (`fc*`, re-initialised for
     num_classes), by the names of the built-in's graph, which are the MXNet model zoo's."""
     from algorithms.image_classification import network
@@ -45,21 +45,22 @@ def _classifier(weights: PretrainedWeights) -> dict[str, tuple[int, ...]]:
     expected = {f"arg:{name}": shape for name, shape in zip(symbol.list_arguments(), arg_shapes)
                 if name not in ("data", "softmax_label") and not name.startswith("fc")}
     expected.update((f"aux:{name}", shape) for name, shape in zip(symbol.list_auxiliary_states(), aux_shapes))
-    return expected
+    return expected, ("arg:fc",)
 
 
-def _base_network(weights: PretrainedWeights) -> dict[str, tuple[int, ...]]:
+def _base_network(weights: PretrainedWeights) -> tuple[dict, tuple[str, ...]]:
     from algorithms.object_detection import pretrained
 
-    return pretrained.expected_for(dict(weights.settings)["base_network"])
+    return pretrained.expected_for(dict(weights.settings)["base_network"]), pretrained.NOT_PRETRAINED
 
 
-def _backbone(weights: PretrainedWeights) -> dict[str, tuple[int, ...]]:
+def _backbone(weights: PretrainedWeights) -> tuple[dict, tuple[str, ...]]:
     from algorithms.semantic_segmentation import pretrained
 
-    return pretrained.expected_for(dict(weights.settings)["backbone"])
+    return pretrained.expected_for(dict(weights.settings)["backbone"]), pretrained.CLASSIFIER
 
 
+# algorithm -> (the parameters a weights entry must have, with shapes; prefixes of arrays it may also have)
 EXPECTED = {"image-classification": _classifier, "object-detection": _base_network,
             "semantic-segmentation": _backbone}
 
@@ -112,13 +113,13 @@ def choose(arrays: dict, path: Path, form: str, name: str | None) -> tuple[str, 
         if weights.form != form:
             raise ClientError(f"{path} is {FORMS[form]}, but {name} ({weights.network} of {algorithm}) is "
                               f"{FORMS[weights.form]}")
-        check_parameters(arrays, EXPECTED[algorithm](weights), path, _what(algorithm, weights))
+        check_parameters(arrays, *_expectation(algorithm, weights, path))
         return algorithm, weights
     failures = []
     for algorithm, weights in [(a, w) for a, w in entries if w.form == form]:
-        expected = EXPECTED[algorithm](weights)
+        expected, source, what, ignorable = _expectation(algorithm, weights, path)
         try:
-            check_parameters(arrays, expected, path, _what(algorithm, weights))
+            check_parameters(arrays, expected, source, what, ignorable)
         except ClientError as exc:
             failures.append((sum(n in arrays for n in expected) / len(expected), str(exc)))
             continue
@@ -128,8 +129,10 @@ def choose(arrays: dict, path: Path, form: str, name: str | None) -> tuple[str, 
                       f"the nearest: {nearest}")
 
 
-def _what(algorithm: str, weights: PretrainedWeights) -> str:
-    return f"the ImageNet weights of {weights.network} of {algorithm} ({weights.name})"
+def _expectation(algorithm: str, weights: PretrainedWeights, path: Path) -> tuple:
+    """check_parameters' arguments for this entry."""
+    expected, ignorable = EXPECTED[algorithm](weights)
+    return expected, path, f"the ImageNet weights of {weights.network} of {algorithm} ({weights.name})", ignorable
 
 
 def as_float32(arrays: dict) -> list[str]:

@@ -20,7 +20,7 @@ ALGORITHM = "object-detection"
 # Parts of the base blocks that are not ImageNet-trained: VGG's SSD extras and the conv4_3 L2
 # normalisation scale (an SSD layer; GluonCV's loader starts it at 20 when the file lacks it),
 # ResNet's classifier, the pixel scaling constant.
-_NOT_PRETRAINED = ("extras.", "norm4.", "output.", "init_scale")
+NOT_PRETRAINED = ("extras.", "norm4.", "output.", "init_scale")
 _SIDE = 512  # any input the base networks accept; the shapes of their parameters do not depend on it
 
 
@@ -32,7 +32,7 @@ def expected_parameters(base: mx.gluon.HybridBlock) -> dict[str, tuple[int, ...]
     shapes = dict(zip(graph.list_arguments(), arg_shapes))
     shapes.update(zip(graph.list_auxiliary_states(), aux_shapes))
     structural = base._collect_params_with_prefix()  # noqa: SLF001 - Gluon's save names, no public accessor
-    return {name: shapes[param.name] for name, param in structural.items() if not name.startswith(_NOT_PRETRAINED)}
+    return {name: shapes[param.name] for name, param in structural.items() if not name.startswith(NOT_PRETRAINED)}
 
 
 def expected_for(base_network: str) -> dict[str, tuple[int, ...]]:
@@ -43,6 +43,6 @@ def load_base_weights(base: mx.gluon.HybridBlock, base_network: str, contexts: l
     settings = {"base_network": base_network}
     path = pretrained_file(ALGORITHM, settings)
     check_parameters(load_arrays(path), expected_parameters(base), path,
-                     f"a GluonCV {weights_for(ALGORITHM, settings).name} parameter file")
+                     f"a GluonCV {weights_for(ALGORITHM, settings).name} parameter file", ignorable=NOT_PRETRAINED)
     base.load_parameters(str(path), ctx=contexts, allow_missing=True, ignore_extra=True)
     get_logger().info("Loaded ImageNet-pretrained %s base network weights from %s", base_network, path)

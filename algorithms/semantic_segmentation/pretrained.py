@@ -19,6 +19,7 @@ from algorithms.semantic_segmentation import network
 from container.logs import get_logger
 
 _SIDE = 224  # the ImageNet input; the backbone's parameter shapes do not depend on it
+CLASSIFIER = ("fc.",)  # in GluonCV's ImageNet files, not in the segmentation networks
 
 
 def store_path(backbone: str) -> Path:

@@ -62,6 +62,21 @@ def test_the_weights_of_another_network_are_refused(tmp_path):
     assert not (store / "semantic-segmentation").exists()
 
 
+def test_a_larger_network_is_not_taken_for_a_smaller_one(tmp_path):
+    from algorithms.semantic_segmentation.pretrained import expected_for
+
+    weights = tmp_path / "backbone.params"  # ResNet-101 has every name and shape ResNet-50 has, and more
+    mx.nd.save(str(weights), {name: mx.nd.zeros(shape) for name, shape in expected_for("resnet-101").items()})
+    store = tmp_path / "store"
+    named = import_into(store, [weights], "--name", "resnet50_v1s")
+    assert named.exit_code == 2
+    assert (f"{weights} is not the ImageNet weights of the resnet-50 backbone of semantic-segmentation "
+            "(resnet50_v1s): it has 255 parameters more (e.g. layer3.6.conv1.weight") in named.output
+    recognised = import_into(store, [weights])
+    assert recognised.exit_code == 0, recognised.output
+    assert recognised.output.startswith("resnet101_v1s: stored ")
+
+
 def test_a_truncated_file_is_refused(tmp_path):
     whole = tiny_network_file(tmp_path / "whole.params").read_bytes()
     truncated = tmp_path / "resnet50_v1-cc729d95.params"
