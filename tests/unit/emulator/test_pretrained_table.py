@@ -84,3 +84,14 @@ def test_the_check_runs_in_the_image_without_network_and_with_read_only_inputs(t
     assert ["-v", f"{weights}:/in/0/w.params:ro"] == command[command.index("-v"):command.index("-v") + 2]
     assert command[command.index("smlocal/semantic-segmentation:latest") + 1:] == [
         "-m", "algorithms.common.pretrained_check", "--output", "/out", "--name", "resnet50_v1s", "/in/0/w.params"]
+
+
+def test_smlocal_has_the_pretrained_commands(tmp_path):
+    from click.testing import CliRunner
+
+    from emulator.cli import main
+
+    result = CliRunner().invoke(main, ["pretrained", "list", "--store", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == f"Model store: {tmp_path}"
+    assert len(result.output.splitlines()) == 1 + len(needed({}))
