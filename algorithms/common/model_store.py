@@ -66,6 +66,19 @@ def load_arrays(path: Path) -> dict[str, mx.nd.NDArray]:
     return arrays
 
 
+
+def structural_shapes(block: mx.gluon.HybridBlock, side: int) -> dict[str, tuple[int, ...]]:
+    """A Gluon block's parameters by their save_parameters names (`features.0.weight`), with the
+    shapes its graph infers for a side x side input: no weights are allocated."""
+    outputs = block(mx.sym.var("data"))
+    graph = mx.sym.Group(outputs) if isinstance(outputs, (list, tuple)) else outputs
+    arg_shapes, _, aux_shapes = graph.infer_shape(data=(1, 3, side, side))
+    shapes = dict(zip(graph.list_arguments(), arg_shapes))
+    shapes.update(zip(graph.list_auxiliary_states(), aux_shapes))
+    structural = block._collect_params_with_prefix()  # noqa: SLF001 - Gluon's save names, no public accessor
+    return {name: shapes[param.name] for name, param in structural.items()}
+
+
 def check_parameters(arrays: dict, expected: dict[str, tuple[int, ...]], source, what: str,
                      ignorable: tuple[str, ...] = ()) -> None:
     """Every expected parameter is in `arrays`, with its shape, and every other array's name starts

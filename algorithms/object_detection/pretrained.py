@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import mxnet as mx
 
-from algorithms.common.model_store import check_parameters, load_arrays, pretrained_file, weights_for
+from algorithms.common.model_store import (
+    check_parameters, load_arrays, pretrained_file, structural_shapes, weights_for,
+)
 from algorithms.object_detection import network
 from container.logs import get_logger
 
@@ -26,13 +28,7 @@ _SIDE = 512  # any input the base networks accept; the shapes of their parameter
 
 def expected_parameters(base: mx.gluon.HybridBlock) -> dict[str, tuple[int, ...]]:
     """The ImageNet parameters of a base network block, by their file names, with their shapes."""
-    outputs = base(mx.sym.var("data"))
-    graph = mx.sym.Group(outputs) if isinstance(outputs, (list, tuple)) else outputs
-    arg_shapes, _, aux_shapes = graph.infer_shape(data=(1, 3, _SIDE, _SIDE))
-    shapes = dict(zip(graph.list_arguments(), arg_shapes))
-    shapes.update(zip(graph.list_auxiliary_states(), aux_shapes))
-    structural = base._collect_params_with_prefix()  # noqa: SLF001 - Gluon's save names, no public accessor
-    return {name: shapes[param.name] for name, param in structural.items() if not name.startswith(NOT_PRETRAINED)}
+    return {name: shape for name, shape in structural_shapes(base, _SIDE).items() if not name.startswith(NOT_PRETRAINED)}
 
 
 def expected_for(base_network: str) -> dict[str, tuple[int, ...]]:

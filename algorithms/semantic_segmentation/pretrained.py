@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mxnet as mx
 from gluoncv.model_zoo.segbase import get_backbone
 
-from algorithms.common.model_store import load_arrays, pretrained_file
+from algorithms.common.model_store import load_arrays, pretrained_file, structural_shapes
 from algorithms.semantic_segmentation import network
 from container.logs import get_logger
 
@@ -33,12 +32,7 @@ def expected_for(backbone: str) -> dict[str, tuple[int, ...]]:
     """The backbone's parameters by their file names (`layer1.0.conv1.weight`), with their shapes:
     GluonCV's ImageNet ResNet-v1s without its classifier."""
     net = get_backbone(network.GLUONCV_BACKBONES[backbone], pretrained=False)
-    graph = net(mx.sym.var("data"))
-    arg_shapes, _, aux_shapes = graph.infer_shape(data=(1, 3, _SIDE, _SIDE))
-    shapes = dict(zip(graph.list_arguments(), arg_shapes))
-    shapes.update(zip(graph.list_auxiliary_states(), aux_shapes))
-    return {name: shapes[param.name] for name, param in network.structural_params(net).items()
-            if network.is_backbone(name)}
+    return {name: shape for name, shape in structural_shapes(net, _SIDE).items() if network.is_backbone(name)}
 
 
 def load_backbone_weights(net, backbone: str, contexts: list) -> None:
