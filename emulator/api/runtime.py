@@ -14,10 +14,9 @@ from __future__ import annotations
 import json
 
 import requests
-from flask import Flask, Response, g
+from flask import Response, g
 
 from emulator.api.errors import ApiError, clip
-from emulator.api.request_validator import RUNTIME_ENDPOINT, CheckedRequest
 from emulator.hosting.logbook import endpoint_group
 from emulator.hosting.service import HostingService
 
@@ -46,13 +45,6 @@ class RuntimeOperations:
         self.region, self.account = hosting.ctx.region, hosting.ctx.account
         self.operations = {"InvokeEndpoint": self.invoke_endpoint}
         self._http = requests.Session()
-
-    def register(self, app: Flask) -> None:
-        app.add_url_rule("/endpoints/<name>/invocations", RUNTIME_ENDPOINT, self._view, methods=["POST"])
-
-    def _view(self, name: str) -> Response:  # noqa: ARG002 - the validator read it into the params
-        checked: CheckedRequest = g.api_checked
-        return self.invoke_endpoint(checked.params)
 
     def invoke_endpoint(self, params: dict) -> Response:
         name = params["EndpointName"]

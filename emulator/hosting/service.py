@@ -12,17 +12,23 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timezone
+from pathlib import Path
 
 from emulator.channels import channel_objects
 from emulator.hosting.artifacts import check_model_data_url, model_data_exists
-from emulator.hosting.context import HostingContext, already_exists, not_found
+from emulator.hosting.context import DEFAULT_STOP_GRACE_SECONDS, HostingContext, already_exists, not_found
 from emulator.hosting.endpoints import Endpoints, Instance
+from emulator.hosting.logbook import LogBook
 from emulator.hosting.placement import PlacementError, place
-from emulator.hosting.records import ENDPOINT, ENDPOINT_CONFIG, MODEL, TRANSFORM_JOB, Duplicate, Record
+from emulator.hosting.records import (ENDPOINT, ENDPOINT_CONFIG, MODEL, TRANSFORM_JOB, Database, Duplicate, Record,
+                                      Resources)
+from emulator.hosting.servers import ServerFactory
 from emulator.hosting.transform import TransformRun
 from emulator.instance_types import host_limit
-from emulator.spec import DEFAULT_ROLE_ARN, Channel, RequestValidationError
-from emulator.storage import StorageError
+from emulator.runners.placement import Placer
+from emulator.spec import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, DEFAULT_ROLE_ARN, Channel, RequestValidationError
+from emulator.storage import Storage, StorageError
+from emulator.store import DATABASE_NAME
 
 log = logging.getLogger("smlocal.hosting")
 
@@ -315,3 +321,13 @@ class HostingService:
         for thread in list(self._threads.values()):
             thread.join(timeout)
         return not self._transforms
+
+
+def open_hosting(home: Path, placer: Placer, *, region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT_ID,
+                 serve_command: str | None = None, stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS,
+                 storage: Storage | None = None) -> HostingService:
+    """The hosting service of a job home: its tables and log groups in `<home>/smlocal.db`."""
+    db = Database(home / DATABASE_NAME)
+    return HostingService(HostingContext(
+        root=home, resources=Resources(db), logs=LogBook(db), storage=storage or Storage(), placer=placer,
+        servers=ServerFactory(serve_command), region=region, account=account, stop_grace_seconds=stop_grace_seconds))

@@ -11,14 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.hosting.context import HostingContext
-from emulator.hosting.logbook import LogBook
-from emulator.hosting.records import Database, Resources
-from emulator.hosting.servers import ServerFactory
-from emulator.hosting.service import HostingService
+from emulator.hosting.service import HostingService, open_hosting
 from emulator.runners.placement import Placer
-from emulator.storage import Storage
-from emulator.store import DATABASE_NAME
 
 FAKE_SERVER = Path(__file__).with_name("fake_server.py")
 FAKE_SERVE_COMMAND = f"{sys.executable} {FAKE_SERVER}"
@@ -37,11 +31,8 @@ def model_tar(path: Path, behaviour: dict | None = None, extra: dict[str, bytes]
     return path
 
 
-def open_hosting(home: Path, serve_command: str = FAKE_SERVE_COMMAND, runner: str = "process") -> HostingService:
-    db = Database(home / DATABASE_NAME)
-    ctx = HostingContext(root=home, resources=Resources(db), logs=LogBook(db), storage=Storage(),
-                         placer=Placer(runner), servers=ServerFactory(serve_command), stop_grace_seconds=5)
-    return HostingService(ctx)
+def start_hosting(home: Path, serve_command: str = FAKE_SERVE_COMMAND, runner: str = "process") -> HostingService:
+    return open_hosting(home, Placer(runner), serve_command=serve_command, stop_grace_seconds=5)
 
 
 @pytest.fixture
@@ -49,7 +40,7 @@ def hosting(tmp_path):
     services = []
 
     def make(home: Path | None = None, **kwargs) -> HostingService:
-        service = open_hosting(home or tmp_path / "home", **kwargs)
+        service = start_hosting(home or tmp_path / "home", **kwargs)
         services.append(service)
         return service
 
