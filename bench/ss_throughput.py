@@ -21,7 +21,7 @@ from mxnet import autograd  # noqa: E402
 
 from algorithms.semantic_segmentation import hyperparameters  # noqa: E402
 from algorithms.semantic_segmentation.train import SegmentationJob  # noqa: E402
-from bench.epochs import epoch_loop  # noqa: E402
+from bench.epochs import epoch_loop, interleaved, median_ratio  # noqa: E402
 from container.config import TrainingEnv  # noqa: E402
 from container.paths import MLPaths  # noqa: E402
 from container.stop import StopSignal  # noqa: E402
@@ -71,19 +71,19 @@ def main() -> None:
     parser.add_argument("--algorithms", default="fcn,psp,deeplab")
     parser.add_argument("--crop", type=int, default=64)
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--images", type=int, default=26, help="per epoch; not a multiple of the batch")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--images", type=int, default=24, 
+                        help="per epoch (a multiple of the batch: a short last batch costs a full step)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved ceiling/loop rounds")
     args = parser.parse_args()
     print(f"ResNet-50, crop {args.crop}, batch {args.batch}, {args.images} images/epoch, CPU threads: "
           f"{len(__import__('os').sched_getaffinity(0))}; images/s (forward+backward+update)")
     for algorithm in args.algorithms.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             job = prepared_job(algorithm, args.crop, args.batch, args.images, Path(tmp))
-            top = ceiling(job, 6)
-            got, waiting = epoch_loop(job, args.epochs, args.images)
-        print(f"{algorithm:8s} ceiling {top:6.2f}  smlocal {got:6.2f}  ({got / top:.0%} of ceiling, "
-              f"{waiting:.0%} of the time waiting for data)")
-
+            print(algorithm)
+            pairs = interleaved(lambda: ceiling(job, 6), lambda r: epoch_loop(job, 1, args.images, first=r + 1),
+                                args.rounds)
+        print(f"{algorithm:8s} smlocal / ceiling = {median_ratio(pairs):.2f} (median of {args.rounds} rounds)")
 
 if __name__ == "__main__":
     main()

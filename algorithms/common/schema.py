@@ -7,7 +7,7 @@ names the key, the value and what is allowed.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable
 
 from container.errors import ClientError
@@ -144,12 +144,39 @@ class Hyperparameters(dict):
         return {k: format_value(v) for k, v in sorted(self.items())}
 
 
+class HyperparameterValues:
+    """Base of the typed, frozen hyperparameter classes generated from the schemas
+    (algorithms/typed_hyperparameters.py); they read like a mapping too (`hp["epochs"]`, `dict(hp)`)."""
+
+    def keys(self) -> list[str]:
+        return [f.name for f in fields(self)]
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.keys():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys()
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in self.keys()}
+
+    def as_strings(self) -> dict[str, str]:
+        """The strings hyperparams.json stores, sorted by key."""
+        return {k: format_value(v) for k, v in sorted(self.as_dict().items())}
+
+
 @dataclass
 class Schema:
     algorithm: str
     params: list[Param]
     # Cross-parameter rules: each gets the resolved values and returns an error text or None.
     rules: list[Callable[[Hyperparameters], str | None]] = field(default_factory=list)
+    typed: type | None = None  # the generated HyperparameterValues class parse() returns
 
     def __post_init__(self) -> None:
         self.by_name = {p.name: p for p in self.params}
@@ -157,7 +184,7 @@ class Schema:
     def names(self, include_hidden: bool = True) -> Iterable[str]:
         return (p.name for p in self.params if include_hidden or not p.hidden)
 
-    def parse(self, raw: dict[str, str]) -> Hyperparameters:
+    def parse(self, raw: dict[str, str]) -> Any:
         unknown = sorted(
             k for k in raw
             if k not in self.by_name and k not in PLATFORM_KEYS and not k.startswith(PLATFORM_PREFIXES)
@@ -182,4 +209,4 @@ class Schema:
             problem = rule(values)
             if problem:
                 raise ClientError(problem)
-        return values
+        return self.typed(**values) if self.typed is not None else values

@@ -14,6 +14,7 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
+from algorithms.common.content_types import holds_recordio
 from algorithms.common.pipe_epochs import PipeEpochFiles, RecordEpochSource
 from algorithms.common.recordio import (
     channel_recordio, image_size, iter_records, pack_lst, read_lst, write_index,
@@ -25,8 +26,6 @@ from container.errors import ClientError
 from container.logs import get_logger
 from container.stop import StopSignal
 
-RECORDIO = "application/x-recordio"
-IMAGE_TYPES = ("application/x-image", "image/jpeg", "image/png", "image/jpg")
 
 
 @dataclass
@@ -63,19 +62,6 @@ def _image_source(env: TrainingEnv, channel: str, work: Path) -> Path:
     return pack_lst(entries, env.paths.channel(channel), work / f"{channel}.rec", lst_files[0].name)
 
 
-def _is_recordio(env: TrainingEnv, channel: str) -> bool:
-    content_type = env.channels[channel].base_content_type
-    if content_type == RECORDIO:
-        return True
-    if content_type in IMAGE_TYPES:
-        return False
-    if content_type is None:  # not set: decide by what the channel holds
-        return f"{channel}_lst" not in env.channels
-    raise ClientError(
-        f"Unsupported ContentType '{env.channels[channel].content_type}' for channel '{channel}'; "
-        f"allowed: {RECORDIO}, {', '.join(IMAGE_TYPES[:3])}")
-
-
 class ChannelData(RecordEpochSource):
     """A channel's data epoch by epoch (algorithms.common.pipe_epochs.EpochSource): one DataSet,
     scanned once, in File mode; a new scanned DataSet per epoch in Pipe mode."""
@@ -99,7 +85,10 @@ def prepare(env: TrainingEnv, channel: str, hp, work: Path) -> DataSet:
     if channel not in env.channels:
         raise ClientError(f"Missing required channel '{channel}'; this algorithm needs 'train' and 'validation'")
     work.mkdir(parents=True, exist_ok=True)
-    rec = _recordio_source(env, channel, work) if _is_recordio(env, channel) else _image_source(env, channel, work)
+    if holds_recordio(env, channel, f"{channel}_lst"):
+        rec = _recordio_source(env, channel, work)
+    else:
+        rec = _image_source(env, channel, work)
     return scan(rec, channel, hp, work)
 
 

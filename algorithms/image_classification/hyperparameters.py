@@ -4,6 +4,7 @@ from __future__ import annotations
 from algorithms.common.schema import (
     Hyperparameters, Param, Schema, parse_bool, parse_float, parse_int, parse_int_list, parse_str,
 )
+from algorithms.image_classification.hyperparameter_types import ImageClassificationHyperparameters
 
 LARGE_IMAGE_LAYERS = (18, 34, 50, 101, 152, 200)
 SMALL_IMAGE_LAYERS = (20, 32, 44, 56, 110)
@@ -116,5 +117,7 @@ def _pretrained_depth(hp: Hyperparameters) -> str | None:
 SCHEMA = Schema(
     "image-classification",
     PARAMS,
-    rules=[_binary_needs_two_classes, _top_k_below_classes, _checkpoint_within_epochs, _resize_covers_shape, _pretrained_depth],
+    rules=[_binary_needs_two_classes, _top_k_below_classes, _checkpoint_within_epochs, _resize_covers_shape,
+           _pretrained_depth],
+    typed=ImageClassificationHyperparameters,
 )

@@ -25,6 +25,7 @@ from mxnet.gluon.data import DataLoader, Dataset
 from gluoncv.data.batchify import Pad, Stack, Tuple
 
 from algorithms.common.pipe import Example
+from algorithms.common.content_types import holds_recordio
 from algorithms.common.pipe_epochs import PipeEpochFiles, RecordEpochSource, check_pipe_content_type
 from algorithms.common.recordio import channel_recordio, image_size, iter_records, pack_lst, write_index
 from algorithms.object_detection import annotations
@@ -35,8 +36,6 @@ from container.errors import ClientError
 from container.logs import get_logger
 from container.stop import StopSignal
 
-RECORDIO = "application/x-recordio"
-IMAGE_TYPES = ("application/x-image", "image/jpeg", "image/png", "image/jpg")
 PADDING_CLASS = -1.0
 COORD_TOLERANCE = 1e-3  # ratios written with %.4f may round a hair past 0 or 1
 
@@ -99,19 +98,6 @@ def check_label(label: np.ndarray, hp, where: str) -> np.ndarray:
 
 # ---- channels -> one checked RecordIO file per channel -------------------------------------------
 
-def _is_recordio(env: TrainingEnv, channel: str) -> bool:
-    content_type = env.channels[channel].base_content_type
-    if content_type == RECORDIO:
-        return True
-    if content_type in IMAGE_TYPES:
-        return False
-    if content_type is None:  # not set: decide by whether annotations come with it
-        return f"{channel}_annotation" not in env.channels
-    raise ClientError(
-        f"Unsupported ContentType '{env.channels[channel].content_type}' for channel '{channel}'; "
-        f"allowed: {RECORDIO}, {', '.join(IMAGE_TYPES[:3])}")
-
-
 def _pack_annotated(env: TrainingEnv, channel: str, work: Path) -> Path:
     annotation_channel = f"{channel}_annotation"
     if annotation_channel not in env.channels:
@@ -134,7 +120,7 @@ def prepare(env: TrainingEnv, channel: str, hp, work: Path) -> DetectionSet:
     """A File-mode channel as one checked .rec file."""
     _require(env, channel)
     work.mkdir(parents=True, exist_ok=True)
-    if _is_recordio(env, channel):
+    if holds_recordio(env, channel, f"{channel}_annotation"):
         rec = channel_recordio(env.paths.channel(channel), channel, work)
     else:
         rec = _pack_annotated(env, channel, work)

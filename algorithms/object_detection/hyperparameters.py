@@ -11,6 +11,7 @@ import re
 from algorithms.common.schema import (
     Hyperparameters, Param, Schema, parse_bool, parse_float, parse_int, parse_int_list, parse_str,
 )
+from algorithms.object_detection.hyperparameter_types import ObjectDetectionHyperparameters
 from algorithms.object_detection.network import BASE_NETWORKS
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adadelta")
@@ -92,7 +93,7 @@ PARAMS = [
 ]
 
 
-SCHEMA = Schema("object-detection", PARAMS)
+SCHEMA = Schema("object-detection", PARAMS, typed=ObjectDetectionHyperparameters)
 
 
 def effective_kv_store(hp: Hyperparameters) -> str:

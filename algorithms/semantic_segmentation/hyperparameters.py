@@ -1,9 +1,12 @@
 """The built-in semantic-segmentation hyperparameters (sagemaker-algorithms.md §3.1), current defaults."""
 from __future__ import annotations
 
+import dataclasses
+
 from algorithms.common.schema import (
     Hyperparameters, Param, Schema, parse_bool, parse_float, parse_int, parse_int_list, parse_str,
 )
+from algorithms.semantic_segmentation.hyperparameter_types import SemanticSegmentationHyperparameters
 
 ALGORITHMS = ("fcn", "psp", "deeplab")
 BACKBONES = ("resnet-50", "resnet-101")
@@ -70,19 +73,18 @@ def _step_needs_epochs(hp: Hyperparameters) -> str | None:
     return None
 
 
-SCHEMA = Schema("semantic-segmentation", PARAMS, rules=[_step_needs_epochs])
+SCHEMA = Schema("semantic-segmentation", PARAMS, rules=[_step_needs_epochs], typed=SemanticSegmentationHyperparameters)
 
 
 def round_up_crop(crop_size: int) -> int:
     return -(-crop_size // OUTPUT_STRIDE) * OUTPUT_STRIDE
 
 
-def parse(raw: dict[str, str]) -> Hyperparameters:
+def parse(raw: dict[str, str]) -> SemanticSegmentationHyperparameters:
     """Validate everything, then round crop_size up to a multiple of 8 as the built-in does, so the
     decoders' 1/8-resolution feature maps tile the crop exactly."""
     hp = SCHEMA.parse(raw)
-    hp["crop_size"] = round_up_crop(hp.crop_size)
-    return hp
+    return dataclasses.replace(hp, crop_size=round_up_crop(hp.crop_size))
 
 
 def architecture(hp: Hyperparameters) -> dict:

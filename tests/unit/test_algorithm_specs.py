@@ -64,3 +64,19 @@ def test_the_docs_hyperparameter_tables_are_generated_from_the_schemas():
         text = (DOCS / f"{name}.md").read_text()
         assert rendered(text, spec) == text, "run: python -m algorithms.hyperparameter_docs --write"
         assert f"| `{spec.schema.params[0].name}` | required |" in text
+
+
+def test_hyperparameters_are_the_generated_frozen_typed_classes():
+    import dataclasses
+
+    from algorithms.typed_hyperparameters import source, target
+
+    for spec in specs({}).values():
+        assert target(spec).read_text() == source(spec), "run: python -m algorithms.typed_hyperparameters --write"
+    hp = specs({})["image-classification"].schema.parse({"num_classes": "10", "num_training_samples": "100"})
+    assert type(hp).__name__ == "ImageClassificationHyperparameters"
+    assert (hp.epochs, hp["epochs"], dict(hp)["optimizer"]) == (30, 30, "sgd")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hp.epochs = 3
+    fields = {f.name: f.type for f in dataclasses.fields(hp)}
+    assert fields["num_classes"] == "int" and fields["image_shape"] == "tuple[int, int, int]"

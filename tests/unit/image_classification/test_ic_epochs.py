@@ -70,12 +70,14 @@ def test_recordio_epochs_hold_every_image_once(tmp_path, count, batch):
     check_epochs(ds, hp_for(count, batch), count, batch)
 
 
-def test_lst_images_epochs_hold_every_image_once(tmp_path):
+# application/jpeg: what the public .lst-format notebook sends on all four channels.
+@pytest.mark.parametrize("content_type", ["application/x-image", "application/jpeg"])
+def test_lst_images_epochs_hold_every_image_once(tmp_path, content_type):
     count, batch = 23, 8
     images = one_image_per_class(tmp_path / "data", count)
     env = env_for(tmp_path / "job", {
-        "train": {"files": sorted(images["images"].iterdir()), "content_type": "application/x-image"},
-        "train_lst": {"files": [images["lst"]], "content_type": "application/x-image"}})
+        "train": {"files": sorted(images["images"].iterdir()), "content_type": content_type},
+        "train_lst": {"files": [images["lst"]], "content_type": content_type}})
     ds = data.prepare(env, "train", hp_for(count, batch), tmp_path / "work")
     check_epochs(ds, hp_for(count, batch), count, batch)
 
