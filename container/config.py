@@ -1,12 +1,12 @@
-"""Readers for the config JSONs SageMaker writes under /opt/ml/input/config."""
+"""Readers for the config JSONs SageMaker writes under /opt/ml/input/config (their shapes: container.contract)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from container.contract import ChannelConfig, CheckpointConfig, MLPaths, ResourceConfig
 from container.errors import ClientError
-from container.paths import MLPaths
 
 
 def _read_json(path: Path, default):
@@ -40,78 +40,13 @@ def read_hyperparameters(paths: MLPaths) -> dict[str, str]:
     return {str(k): decode_hyperparameter(v) for k, v in raw.items()}
 
 
-@dataclass(frozen=True)
-class ChannelConfig:
-    name: str
-    content_type: str | None = None
-    input_mode: str = "File"
-    distribution: str = "FullyReplicated"
-    record_wrapper: str = "None"
-    compression: str = "None"
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def is_pipe(self) -> bool:
-        return self.input_mode == "Pipe"
-
-    @property
-    def base_content_type(self) -> str | None:
-        """`application/x-recordio; label-format=class-id` -> `application/x-recordio`."""
-        return self.content_type.split(";")[0].strip().lower() if self.content_type else None
-
-    def content_type_param(self, key: str) -> str | None:
-        if not self.content_type:
-            return None
-        for part in self.content_type.split(";")[1:]:
-            k, _, v = part.partition("=")
-            if k.strip().lower() == key:
-                return v.strip()
-        return None
-
-
 def read_input_data_config(paths: MLPaths) -> dict[str, ChannelConfig]:
     raw = _read_json(paths.input_data_config, {})
-    channels = {}
-    for name, spec in raw.items():
-        spec = spec or {}
-        channels[name] = ChannelConfig(
-            name=name,
-            content_type=spec.get("ContentType"),
-            input_mode=spec.get("TrainingInputMode", "File"),
-            distribution=spec.get("S3DistributionType", "FullyReplicated"),
-            record_wrapper=spec.get("RecordWrapperType", "None"),
-            compression=spec.get("CompressionType", "None"),
-            extra={k: v for k, v in spec.items()},
-        )
-    return channels
-
-
-@dataclass(frozen=True)
-class ResourceConfig:
-    current_host: str = "algo-1"
-    hosts: tuple[str, ...] = ("algo-1",)
-    network_interface_name: str = "eth0"
-    current_instance_type: str = "local"
-
-    @property
-    def host_rank(self) -> int:
-        return self.hosts.index(self.current_host)
-
-    @property
-    def is_distributed(self) -> bool:
-        return len(self.hosts) > 1
+    return {name: ChannelConfig.from_json(name, entry) for name, entry in raw.items()}
 
 
 def read_resource_config(paths: MLPaths) -> ResourceConfig:
-    raw = _read_json(paths.resource_config, {})
-    if not raw:
-        return ResourceConfig()
-    return ResourceConfig(
-        current_host=raw.get("current_host", "algo-1"),
-        hosts=tuple(sorted(raw.get("hosts", [raw.get("current_host", "algo-1")]))),
-        network_interface_name=raw.get("network_interface_name", "eth0"),
-        current_instance_type=raw.get("current_instance_type", "local"),
-    )
+    return ResourceConfig.from_json(_read_json(paths.resource_config, {}))
 
 
 def read_checkpoint_dir(paths: MLPaths) -> Path | None:
@@ -119,7 +54,7 @@ def read_checkpoint_dir(paths: MLPaths) -> Path | None:
     if not paths.checkpoint_config.exists():
         return None
     raw = _read_json(paths.checkpoint_config, {})
-    local = raw.get("LocalPath") if isinstance(raw, dict) else None
+    local = CheckpointConfig.from_json(raw).local_path if isinstance(raw, dict) else None
     return Path(local) if local else paths.default_checkpoints
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-FAILURE_REASON_LIMIT = 1024
+from container.contract import FAILURE_REASON_LIMIT
 
 
 class ClientError(Exception):

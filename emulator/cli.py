@@ -2,37 +2,40 @@
 
     smlocal train --algorithm image-classification --channel train=data/train \\
         --channel validation=data/val --hp num_classes=2 --hp epochs=1
-    smlocal stop <job>          smlocal describe <job>
+    smlocal stop <job>          smlocal describe <job>          smlocal --home DIR list
 
-The CLI builds the same CreateTrainingJob request the SageMaker API takes (see `--spec`) and
-validates it with the same code.
+The CLI builds the same CreateTrainingJob request the SageMaker API takes (see `--spec`),
+validates it with the same code, places it on the same runners and keeps it in the same job
+store (`<home>/smlocal.db`), so `smlocal api` on that home serves it too.
 """
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import signal
 import sys
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 import click
 
-from emulator.jobhome import JobDir, JobHome, default_home
-from emulator.lifecycle import (
-    ACTIVE, DEFAULT_STOP_GRACE_SECONDS, JobResult, Transition, TrainingJob, fail_if_abandoned, hosts_in_use,
-)
+from container.contract import MODEL_CHANNEL, MODEL_CONTENT_TYPE
+from emulator import algorithms
+from emulator.jobhome import JobHome, default_home, json_default
+from emulator.jobs import Jobs, describe as describe_job
+from emulator.jobstate import JobResult, Transition
+from emulator.lifecycle import EMULATOR_LOG_SOURCE
 from emulator.pretrained.cli import pretrained
+from emulator.runners.base import DEFAULT_STOP_GRACE_SECONDS
+from emulator.runners.placement import DEFAULT_IMAGE_REPO, RUNNER_MODES, Placer
 from emulator.spec import (
-    ALGORITHMS, DEFAULT_CHECKPOINT_LOCAL_PATH, DEFAULT_MAX_RUNTIME_SECONDS, DEFAULT_ROLE_ARN,
-    DEFAULT_VOLUME_SIZE_GB, INPUT_MODES, KNOWN_MEMBERS, MODEL_CHANNEL, MODEL_CONTENT_TYPE,
-    RequestValidationError, TrainingJobSpec, algorithm_of, default_job_name, validate_job_name,
+    DEFAULT_CHECKPOINT_LOCAL_PATH, DEFAULT_MAX_RUNTIME_SECONDS, DEFAULT_ROLE_ARN, DEFAULT_VOLUME_SIZE_GB,
+    RequestValidationError, TrainingJobSpec, algorithm_of, default_job_name,
 )
-from emulator.staging import remove_tree
 from emulator.storage import normalize_location
-
-PROCESS_COMMAND_ENV = "SMLOCAL_PROCESS_COMMAND"
+from emulator.store import StoreError
+from emulator.validation import operation_model
 
 # --channel option keys -> where they go in a Channel of the request.
 CHANNEL_KEYS = {
@@ -41,8 +44,6 @@ CHANNEL_KEYS = {
     "shuffle_seed": "ShuffleConfig", "attribute_names": "AttributeNames",
 }
 S3_SOURCE_KEYS = ("S3DataType", "S3DataDistributionType", "AttributeNames")
-HOME_OPTION = click.option("--home", type=click.Path(file_okay=False),
-                           help="Job home (default $SMLOCAL_HOME or ~/.smlocal).")
 
 
 def _load_json(path: str, what: str):
@@ -116,7 +117,7 @@ def build_request(ctx: click.Context, opts: dict, home: JobHome) -> dict:
     request = _load_json(opts["spec"], "--spec") if opts["spec"] else {}
     if not isinstance(request, dict):
         raise click.BadParameter("the file must hold a JSON object (a CreateTrainingJob request)", param_hint="--spec")
-    unknown = sorted(set(request) - set(KNOWN_MEMBERS))
+    unknown = sorted(set(request) - set(operation_model("sagemaker", "CreateTrainingJob").input_shape.members))
     if unknown:
         click.echo(f"Warning: ignoring unknown CreateTrainingJob member(s) in --spec: {', '.join(unknown)}", err=True)
 
@@ -201,15 +202,37 @@ def build_request(ctx: click.Context, opts: dict, home: JobHome) -> dict:
     return request
 
 
-def make_runner(image: str | None, strict_gpu: bool):
-    if image:
-        from emulator.runners.docker_runner import DockerRunner  # needs the docker SDK; only then
+def runner_options(default_runner: str | None, runner_help: str):
+    """The options of runner placement, the same for `train` and `api` (emulator.runners.placement)."""
+    options = (
+        click.option("--runner", type=click.Choice(RUNNER_MODES), default=default_runner,
+                     show_default=default_runner is not None, help=runner_help),
+        click.option("--strict-gpu", is_flag=True, help="A GPU instance type on a machine without GPUs fails the "
+                                                        "job (default: train on CPU with a warning in the job log)."),
+        click.option("--image-repo", default=DEFAULT_IMAGE_REPO, show_default=True,
+                     help="Local images of the built-in algorithms: <repo>/<algorithm>:latest (and :gpu)."),
+        click.option("--stop-grace", type=float, default=DEFAULT_STOP_GRACE_SECONDS, show_default=True,
+                     help="Seconds between SIGTERM and SIGKILL when a job is stopped."),
+    )
 
-        return DockerRunner(strict_gpu=strict_gpu)
-    from emulator.runners.process import ProcessRunner
+    def apply(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return apply
 
-    command = os.environ.get(PROCESS_COMMAND_ENV)
-    return ProcessRunner(shlex.split(command) if command else None)
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """A refused request ends the command the way the API answers it: `Error: <code>: <message>`, exit 2."""
+    try:
+        yield
+    except RequestValidationError as exc:
+        click.echo(f"Error: {exc.code}: {exc.message}", err=True)
+        sys.exit(2)
+    except StoreError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
 
 
 def _time(value: datetime) -> str:
@@ -231,41 +254,43 @@ def print_result(result: JobResult) -> None:
         click.echo(f"Training seconds: {result.training_seconds}")
 
 
-def _refuse(code: str, message: str) -> None:
-    click.echo(f"Error: {code}: {message}", err=True)
-    sys.exit(2)
+def _print_transition(result: JobResult, transition: Transition) -> None:  # noqa: ARG001
+    click.echo(f"{_time(transition.start_time)} {transition.status} - {transition.message}")
 
 
-STATE_KEYS = ("TrainingJobStatus", "SecondaryStatus", "CreationTime")  # what every command reads
-
-
-class UnreadableJob(Exception):
-    """A job folder whose job.json is missing, not JSON or not a job's state."""
-
-
-def _job_home(home: str | None) -> JobHome:
-    return JobHome(Path(home).absolute() if home else default_home())
+def _log_printer(host_count: int):
+    def emit(host: str, line: str) -> None:
+        if host == EMULATOR_LOG_SOURCE:
+            return  # the emulator's own notes go to job.log; transitions are printed separately
+        click.echo(f"[{host}] {line}" if host_count > 1 else line)
+    return emit
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.option("--home", type=click.Path(file_okay=False),
+              help="Job home: the job store <home>/smlocal.db and the jobs' folders (default $SMLOCAL_HOME or "
+                   "~/.smlocal).")
+@click.pass_context
+def main(ctx: click.Context, home: str | None) -> None:
     """Run SageMaker training jobs on this machine."""
+    ctx.obj = JobHome(Path(home).absolute() if home else default_home())
 
 
 @main.command()
 @click.option("--spec", type=click.Path(dir_okay=False), help="A whole CreateTrainingJob request (JSON); flags override it.")
 @click.option("--job-name", "--name", "job_name", help="Default: <algorithm>-YYYY-MM-DD-HH-MM-SS-mmm.")
-@click.option("--algorithm", type=click.Choice(ALGORITHMS), help="Built-in algorithm to run.")
+@click.option("--algorithm", help="Algorithm to run (AlgorithmName): image-classification, object-detection, "
+                                  "semantic-segmentation, or one an installation adds.")
 @click.option("--hp", multiple=True, metavar="KEY=VALUE", help="Hyperparameter (repeatable).")
 @click.option("--hyperparameters", type=click.Path(dir_okay=False), help="JSON object of hyperparameters.")
 @click.option("--channel", multiple=True, metavar="NAME=PATH[,OPT=VALUE...]",
               help="Input channel from a local path, file:// or s3:// URI. Options: " + ", ".join(CHANNEL_KEYS)
               + " (attribute_names separated by ';').")
 @click.option("--input-data-config", type=click.Path(dir_okay=False), help="JSON list of channels (InputDataConfig).")
-@click.option("--input-mode", type=click.Choice(INPUT_MODES), default="File", show_default=True,
-              help="TrainingInputMode (channels may override it).")
+@click.option("--input-mode", default="File", show_default=True,
+              help="TrainingInputMode: File, Pipe or FastFile (channels may override it).")
 @click.option("--model-uri", help="model.tar.gz of an earlier job: becomes the 'model' channel (incremental training).")
-@click.option("--output-path", help="S3OutputPath (local path or URI). Default: $SMLOCAL_HOME/output.")
+@click.option("--output-path", help="S3OutputPath (local path or URI). Default: <home>/output.")
 @click.option("--checkpoint-uri", help="CheckpointConfig.S3Uri (local path or URI), synced both ways.")
 @click.option("--checkpoint-local-path", help=f"CheckpointConfig.LocalPath (default {DEFAULT_CHECKPOINT_LOCAL_PATH}).")
 @click.option("--instance-type", default="local", show_default=True)
@@ -277,29 +302,32 @@ def main() -> None:
 @click.option("--max-runtime", type=int, default=DEFAULT_MAX_RUNTIME_SECONDS, show_default=True,
               help="MaxRuntimeInSeconds.")
 @click.option("--env", multiple=True, metavar="KEY=VALUE", help="Environment variable for the algorithm (repeatable).")
-@click.option("--image", help="Run this Docker image (docker runner) instead of local processes.")
-@click.option("--strict-gpu", is_flag=True, help="Docker runner: fail if a GPU instance type finds no GPU.")
-@click.option("--stop-grace", type=float, default=DEFAULT_STOP_GRACE_SECONDS, show_default=True,
-              help="Seconds between SIGTERM and SIGKILL when the job is stopped.")
-@HOME_OPTION
+@click.option("--image", help="TrainingImage: a Docker image to run instead of a built-in algorithm.")
+@runner_options(None, "process: this project's code as local processes (the default); docker: the image "
+                      "(the default with --image; a built-in's is <image-repo>/<algorithm>); auto: Docker when an "
+                      "engine answers and the image exists, else processes.")
 @click.option("--dry-run", is_flag=True, help="Print the CreateTrainingJob request and exit.")
 @click.pass_context
 def train(ctx: click.Context, **opts) -> None:
     """Run one training job and wait for it to end (Ctrl-C stops it, a second Ctrl-C kills it)."""
-    home = _job_home(opts["home"])
+    home: JobHome = ctx.obj
+    if opts["algorithm"] and opts["algorithm"] not in algorithms.names():
+        raise click.BadParameter(f"'{opts['algorithm']}' is not one of {', '.join(algorithms.names())}",
+                                 param_hint="--algorithm")
     request = build_request(ctx, opts, home)
     if opts["dry_run"]:
         click.echo(json.dumps(request, indent=2))
         return
-    try:
+    with refusals():
         spec = TrainingJobSpec.from_request(request)
-        runner = make_runner(opts["image"], opts["strict_gpu"])
+        placer = Placer(opts["runner"] or ("docker" if opts["image"] else "process"), strict_gpu=opts["strict_gpu"],
+                        image_repo=opts["image_repo"], stop_grace_seconds=opts["stop_grace"])
+        placement = placer.place(spec)
         click.echo(f"Training job {spec.name} ({home.job(spec.name).root})")
-        job = TrainingJob.submit(spec, home, runner, stop_grace_seconds=opts["stop_grace"],
-                                 max_hosts=opts["max_hosts"], busy_hosts=hosts_in_use(home),
-                                 on_transition=_print_transition, on_log=_log_printer(spec.instance_count))
-    except RequestValidationError as exc:
-        _refuse(exc.code, exc.message)
+        jobs = Jobs(home)
+        job = jobs.submit(spec, placement, stop_grace_seconds=opts["stop_grace"], max_hosts=opts["max_hosts"],
+                          busy_hosts=jobs.busy_hosts(), on_transition=_print_transition,
+                          on_log=_log_printer(spec.instance_count))
     interrupts = []
 
     def on_signal(signum, frame):  # noqa: ARG001
@@ -323,141 +351,73 @@ def train(ctx: click.Context, **opts) -> None:
     sys.exit(1 if result.status == "Failed" else 0)
 
 
-def _print_transition(result: JobResult, transition: Transition) -> None:  # noqa: ARG001
-    click.echo(f"{_time(transition.start_time)} {transition.status} - {transition.message}")
-
-
-def _log_printer(host_count: int):
-    def emit(host: str, line: str) -> None:
-        if host == "smlocal":
-            return  # the emulator's own notes go to job.log; transitions are printed separately
-        click.echo(f"[{host}] {line}" if host_count > 1 else line)
-    return emit
-
-
-def _job_dir(home: str | None, job_name: str) -> JobDir:
-    """The folder of an existing job, named as SageMaker allows; exits with the API's error otherwise."""
-    try:
-        validate_job_name(job_name)
-        job_dir = _job_home(home).job(job_name)
-    except RequestValidationError as exc:
-        _refuse(exc.code, exc.message)
-    if not job_dir.root.is_dir():
-        _refuse("ValidationException", "Requested resource not found.")
-    return job_dir
-
-
-def _state(job_dir: JobDir) -> dict:
-    """job.json, after marking the job Failed if the process that ran it is gone (see fail_if_abandoned)."""
-    try:
-        fail_if_abandoned(job_dir)
-        state = job_dir.read_state()
-    except FileNotFoundError:
-        raise UnreadableJob(f"{job_dir.state_file} does not exist") from None
-    except (ValueError, OSError, KeyError, TypeError) as exc:  # json's errors are ValueErrors
-        raise UnreadableJob(f"{job_dir.state_file} is not a job's state ({exc.__class__.__name__}: {exc})") from None
-    if not isinstance(state, dict) or any(key not in state for key in STATE_KEYS):
-        raise UnreadableJob(f"{job_dir.state_file} is not a job's state (it lacks {', '.join(STATE_KEYS)})")
-    return state
-
-
 @main.command()
 @click.argument("job_name")
-@HOME_OPTION
-def stop(job_name: str, home: str | None) -> None:
+@click.pass_obj
+def stop(home: JobHome, job_name: str) -> None:
     """Stop a running job (SIGTERM, grace period, SIGKILL); it ends Stopped with its artifacts."""
-    job_dir = _job_dir(home, job_name)
-    try:
-        status = _state(job_dir)["TrainingJobStatus"]
-    except UnreadableJob as exc:
-        _refuse("ClientError", str(exc))
-    if status not in ACTIVE:
-        _refuse("ValidationException", f"The request was rejected because the training job is in status {status}.")
-    job_dir.stop_marker.touch()
+    with refusals():
+        Jobs(home).stop(job_name)
     click.echo(f"Stop requested for {job_name}.")
 
 
 @main.command()
 @click.argument("job_name")
-@HOME_OPTION
-def describe(job_name: str, home: str | None) -> None:
-    """Print the job's state (DescribeTrainingJob-style JSON)."""
-    job_dir = _job_dir(home, job_name)
-    try:
-        state = _state(job_dir)
-        request = json.loads(job_dir.request_file.read_text()) if job_dir.request_file.exists() else {}
-    except UnreadableJob as exc:
-        _refuse("ClientError", str(exc))
-    except ValueError as exc:
-        _refuse("ClientError", f"{job_dir.request_file} is not valid JSON ({exc})")
-    click.echo(json.dumps({**request, **state}, indent=2))
+@click.pass_obj
+def describe(home: JobHome, job_name: str) -> None:
+    """Print the job as DescribeTrainingJob answers for it (JSON)."""
+    with refusals():
+        described = describe_job(Jobs(home).get(job_name))
+    click.echo(json.dumps(described, indent=2, default=json_default))
 
 
 @main.command(name="list")
-@HOME_OPTION
-def list_jobs(home: str | None) -> None:
-    """List the jobs in the job home, newest first (folders whose job.json is unreadable are skipped)."""
-    rows = []
-    for job_dir in _job_home(home).job_dirs():
-        if not job_dir.state_file.exists():
-            continue  # being created this very moment, or not a job's folder
-        try:
-            state = _state(job_dir)
-        except UnreadableJob as exc:
-            click.echo(f"Warning: skipping {job_dir.name}: {exc}", err=True)
-            continue
-        rows.append((str(state["CreationTime"]), job_dir.name, state["TrainingJobStatus"], state["SecondaryStatus"]))
-    for created, name, status, secondary in sorted(rows, reverse=True):
-        click.echo(f"{created[:19].replace('T', ' ')}  {status:<10} {secondary:<18} {name}")
+@click.pass_obj
+def list_jobs(home: JobHome) -> None:
+    """List the jobs of the job home, newest first, whichever front end started them."""
+    with refusals():
+        jobs = Jobs(home)
+        jobs.settle_all()
+        found = jobs.store.list_jobs(limit=-1)
+    for stored in found:
+        created = stored.state["creation_time"][:19].replace("T", " ")
+        click.echo(f"{created}  {stored.status:<10} {stored.state['secondary_status']:<18} {stored.name}")
 
 
 @main.command()
 @click.argument("job_name")
-@HOME_OPTION
-def delete(job_name: str, home: str | None) -> None:
-    """Delete a finished job's folder (its artifacts under the output path stay)."""
-    job_dir = _job_dir(home, job_name)
-    try:
-        status = _state(job_dir)["TrainingJobStatus"]
-    except UnreadableJob:
-        status = "unreadable"  # nothing to keep: it may go, unless a process still runs it
-    owner = job_dir.claim()
-    if owner is None or status in ACTIVE:
-        _refuse("ResourceInUse", f"The training job {job_name} is {status if status in ACTIVE else 'in use'}; "
-                                 f"stop it first.")
-    try:
-        remove_tree(job_dir.root)
-    finally:
-        owner.release()
+@click.pass_obj
+def delete(home: JobHome, job_name: str) -> None:
+    """Delete a finished job: its record and its folder (its artifacts under the output path stay)."""
+    with refusals():
+        job_dir = Jobs(home).delete(job_name)
     click.echo(f"Deleted {job_dir.root}.")
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0 exposes the API, which checks no credentials, to the network).")
+              help="Address to listen on. Before 0.0.0.0 (every interface), configure credentials "
+                   "(--access-key/--secret-key): without them the API checks no signatures.")
 @click.option("--port", type=int, default=8777, show_default=True)
-@click.option("--home", type=click.Path(file_okay=False), help="Job home (default $SMLOCAL_HOME or ~/.smlocal); "
-                                                               "the job store is <home>/smlocal.db.")
-@click.option("--max-concurrent-jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Jobs that train at once; later ones wait (InProgress / Starting).")
-@click.option("--runner", type=click.Choice(["auto", "docker", "process"]), default="auto", show_default=True,
-              help="auto: Docker when an engine answers and the image exists, else local processes for the "
-                   "built-in algorithms; docker/process force one.")
-@click.option("--strict-gpu", is_flag=True, help="A GPU instance type on a machine without GPUs fails the job "
-                                                 "(default: train on CPU with a warning in the job log).")
-@click.option("--image-repo", default="smlocal", show_default=True,
-              help="Local images of the built-in algorithms: <repo>/<algorithm>:latest (and :gpu).")
-@click.option("--stop-grace", type=float, default=DEFAULT_STOP_GRACE_SECONDS, show_default=True,
-              help="Seconds between SIGTERM and SIGKILL when a job is stopped.")
+@click.option("--access-key", help="Requests must be signed (SigV4) with this access key and --secret-key "
+                                   "(default: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY when set, else no check).")
+@click.option("--secret-key", help="The secret key of --access-key.")
+@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="A Host name accepted besides localhost and the bind address (repeatable; see docs/security.md).")
+@click.option("--max-concurrent-jobs", type=click.IntRange(min=1),
+              help="Hosts that train at once (a job takes one per instance); later jobs wait (InProgress / "
+                   "Starting). Default: this machine's host limit (see --max-hosts of train).")
+@runner_options("auto", "auto: Docker when an engine answers and the image exists, else local processes for the "
+                        "built-in algorithms; docker/process force one.")
 @click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True,
               help="Request threads of the server's single worker process.")
-def api(host, port, home, max_concurrent_jobs, runner, strict_gpu, image_repo, stop_grace, threads) -> None:
-    """Serve the SageMaker API (training jobs), CloudWatch Logs and metrics on one port (see docs/api.md)."""
+@click.pass_obj
+def api(home: JobHome, **opts) -> None:
+    """Serve the SageMaker API, CloudWatch Logs and metrics on one port (see docs/api.md), over the job home's store."""
     from emulator.api.server import ApiConfig, serve  # Flask and gunicorn only for this command
 
-    serve(ApiConfig(home=Path(home).absolute() if home else default_home(), host=host, port=port,
-                    max_concurrent_jobs=max_concurrent_jobs, runner=runner, strict_gpu=strict_gpu,
-                    stop_grace_seconds=stop_grace, image_repo=image_repo, threads=threads))
+    serve(ApiConfig(home=home.root, stop_grace_seconds=opts.pop("stop_grace"),
+                    allowed_hosts=tuple(opts.pop("allowed_hosts")), **opts))
 
 
 main.add_command(pretrained)  # smlocal pretrained pull|import|list (emulator/pretrained/cli.py)

@@ -1,44 +1,30 @@
-"""The files SageMaker writes into /opt/ml/input/config on every host before the algorithm starts."""
+"""The files SageMaker writes into /opt/ml/input/config on every host before the algorithm starts
+(names and shapes: container.contract, which the image reads them with)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from container.contract import CheckpointConfig, MLPaths, ResourceConfig, training_job_config
 from emulator.spec import TrainingJobSpec
 
-NETWORK_INTERFACE = "eth0"            # what current real jobs report
-GROUP_NAME = "homogeneousCluster"     # the group name of every non-heterogeneous job
 
-
-def resource_config(spec: TrainingJobSpec, host: str) -> dict:
-    hosts = sorted(spec.hosts)
-    return {
-        "current_host": host,
-        "current_instance_type": spec.instance_type,
-        "current_group_name": GROUP_NAME,
-        "hosts": hosts,
-        "instance_groups": [{"instance_group_name": GROUP_NAME, "instance_type": spec.instance_type,
-                             "hosts": hosts}],
-        "network_interface_name": NETWORK_INTERFACE,
-    }
-
-
-def input_data_config(spec: TrainingJobSpec) -> dict:
-    return {channel.name: channel.input_data_config_entry() for channel in spec.channels}
-
-
-def write_config_files(spec: TrainingJobSpec, host: str, host_base: Path,
-                       checkpoint_local_path: str | None) -> Path:
-    """Write hyperparameters.json, inputdataconfig.json, resourceconfig.json (and checkpointconfig.json)."""
-    config_dir = host_base / "input" / "config"
-    config_dir.mkdir(parents=True, exist_ok=True)
+def write_config_files(spec: TrainingJobSpec, host: str, host_base: Path, checkpoint_local_path: str | None,
+                       arn: str | None = None) -> Path:
+    """hyperparameters.json, inputdataconfig.json, resourceconfig.json, trainingjobconfig.json, and
+    checkpointconfig.json when the job has a CheckpointConfig."""
+    paths = MLPaths(host_base)
     files = {
-        "hyperparameters.json": spec.hyperparameters,
-        "inputdataconfig.json": input_data_config(spec),
-        "resourceconfig.json": resource_config(spec, host),
+        paths.hyperparameters: spec.hyperparameters,
+        paths.input_data_config: {channel.name: channel.config().to_json() for channel in spec.channels},
+        paths.resource_config: ResourceConfig(host, tuple(spec.hosts),
+                                              current_instance_type=spec.instance_type).to_json(),
+        paths.training_job_config: training_job_config({**spec.request, "TrainingJobArn": arn} if arn
+                                                       else spec.request),
     }
     if spec.checkpoint_uri is not None:
-        files["checkpointconfig.json"] = {"LocalPath": checkpoint_local_path, "S3Uri": spec.checkpoint_uri}
-    for name, content in files.items():
-        (config_dir / name).write_text(json.dumps(content, indent=2) + "\n")
-    return config_dir
+        files[paths.checkpoint_config] = CheckpointConfig(checkpoint_local_path, spec.checkpoint_uri).to_json()
+    paths.input_config.mkdir(parents=True, exist_ok=True)
+    for path, content in files.items():
+        path.write_text(json.dumps(content, indent=2) + "\n")
+    return paths.input_config

@@ -29,13 +29,13 @@ HYPERPARAMETERS = {  # the incremental-training guide's values, sized for a CPU
 def smlocal(job_name: str, data: dict, epochs: int, extra: list[str], hp_overrides: dict | None = None) -> Path:
     hp = dict(HYPERPARAMETERS, epochs=str(epochs), num_training_samples=str(CLASSES * 64), **(hp_overrides or {}))
     command = [
-        sys.executable, "-m", "emulator.cli", "train", "--algorithm", "image-classification",
-        "--job-name", job_name, "--home", str(ROOT / "home"), "--output-path", str((ROOT / "output").resolve()),
+        sys.executable, "-m", "emulator.cli", "--home", str(ROOT / "home"), "train", "--algorithm",
+        "image-classification", "--job-name", job_name, "--output-path", str((ROOT / "output").resolve()),
         "--channel", f"train={data['train']['rec'].resolve()},content_type=application/x-recordio",
         "--channel", f"validation={data['validation']['rec'].resolve()},content_type=application/x-recordio",
         *[arg for key, value in hp.items() for arg in ("--hp", f"{key}={value}")], *extra,
     ]
-    print("\n$ smlocal " + " ".join(shlex.quote(a) for a in command[4:]), flush=True)
+    print("\n$ smlocal " + " ".join(shlex.quote(a) for a in command[3:]), flush=True)
     subprocess.run(command, check=True)
     return (ROOT / "output" / job_name / "output" / "model.tar.gz").resolve()
 

@@ -1,11 +1,10 @@
 """Where jobs live on disk: `$SMLOCAL_HOME` (default ~/.smlocal).
 
     $SMLOCAL_HOME/
+      smlocal.db                   the job store: every job's request, state, logs, metrics (emulator.store)
       output/                      default S3OutputPath (<job>/output/model.tar.gz, output.tar.gz)
       jobs/<job>/                  owner-only (0700), like the home and jobs/ when smlocal creates them
         owner.lock                 locked while a process runs the job (see `JobDir.claim`)
-        request.json               the CreateTrainingJob request, defaults filled in
-        job.json                   the job's state (status, transitions, metrics, artifacts)
         job.log                    every log line: "<UTC time> [<host>] <line>"
         stop                       present once a stop was requested
         hosts/algo-N/              that host's /opt/ml (input/config, input/data, model, output)
@@ -16,7 +15,6 @@ Every name that becomes a folder here (job, host) goes through `emulator.spec.pa
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,10 +52,6 @@ def make_private_dirs(path: Path) -> None:
 class JobHome:
     root: Path
 
-    @classmethod
-    def from_env(cls) -> "JobHome":
-        return cls(default_home())
-
     @property
     def jobs(self) -> Path:
         return self.root / "jobs"
@@ -69,18 +63,6 @@ class JobHome:
     def job(self, name: str) -> "JobDir":
         """The job's folder; RequestValidationError for a name that is not one safe folder name."""
         return JobDir(self.jobs / path_segment(name, "Training job name"))
-
-    def job_dirs(self) -> list["JobDir"]:
-        """Every folder under jobs/ whose name could be a job's (others are not smlocal's)."""
-        if not self.jobs.is_dir():
-            return []
-        found = []
-        for entry in sorted(self.jobs.iterdir()):
-            try:
-                found.append(self.job(entry.name))
-            except RequestValidationError:
-                continue
-        return found
 
     def create_job_dir(self, name: str, arn: str | None = None) -> "JobDir":
         """Claim the name atomically; a second job with the same name is refused like SageMaker does."""
@@ -110,14 +92,6 @@ class JobDir:
         return self.root / "checkpoints" / path_segment(host, "Host name")
 
     @property
-    def request_file(self) -> Path:
-        return self.root / "request.json"
-
-    @property
-    def state_file(self) -> Path:
-        return self.root / "job.json"
-
-    @property
     def log_file(self) -> Path:
         return self.root / "job.log"
 
@@ -133,7 +107,7 @@ class JobDir:
         """Lock the job for this process (None if another process holds it).
 
         The kernel drops the lock when its holder dies, however it dies (kill -9 included), so a
-        job whose lock is free while job.json says InProgress was abandoned.
+        job whose lock is free while the store says InProgress was abandoned.
         """
         fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
@@ -142,14 +116,6 @@ class JobDir:
             os.close(fd)
             return None
         return OwnerLock(fd)
-
-    def write_json(self, path: Path, content: dict) -> None:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(content, indent=2, default=json_default) + "\n")
-        os.replace(tmp, path)  # readers (describe, another process) never see half a file
-
-    def read_state(self) -> dict:
-        return json.loads(self.state_file.read_text())
 
 
 class OwnerLock:

@@ -3,189 +3,59 @@
     job = TrainingJob.submit(spec, home, runner)   # validates the data, creates jobs/<name>/
     result = job.run()                             # blocks; job.stop() from any thread
 
-Secondary statuses and their messages follow what SageMaker reports:
-Starting -> Downloading -> Training -> Uploading -> Completed | Failed | Stopped
-(Stopping before Uploading when stopped, MaxRuntimeExceeded instead of Stopped when the
-runtime limit ended the job). Artifacts are packed in every case, also after a failure or
-a stop. `JobResult` is plain data: the CLI prints it, job.json stores it, an API can
-serve DescribeTrainingJob from it.
+Artifacts are packed in every case, also after a failure or a stop. Everything the job does goes
+to the job store as it happens (emulator.store): its state (emulator.jobstate) at every change,
+each log line (also to jobs/<name>/job.log) and each metric value, so whichever process asks
+(`smlocal describe`, the API) sees the same job.
 
 The process running a job holds the job's owner lock from submission to its final status. If
 that process dies without finishing (kill -9, a crash), the next look at the job
-(`fail_if_abandoned`, called by every `smlocal` command that reads a job) ends what is left of
-it and marks it Failed with the reason.
+(emulator.jobs) ends what is left of it and marks it Failed with the reason.
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from container.contract import FAILURE_REASON_LIMIT, MLPaths
 from emulator.channels import ChannelSource, resolve_channels
 from emulator.checkpoints import CheckpointSync
 from emulator.configfiles import write_config_files
 from emulator.instance_types import host_limit
 from emulator.jobhome import JobDir, JobHome, OwnerLock
+from emulator.jobstate import MESSAGES, STATUS_OF, TERMINAL, JobResult, Transition, now
 from emulator.metrics import MetricCollector, MetricValue, definitions_for
 from emulator.packing import pack_and_store
 from emulator.pipe import prepare_fifos, start_feeders
-from emulator.runners.base import HostLayout, RunRequest, Runner, started_processes
-from emulator.runners.leftovers import end_leftovers
+from emulator.runners.base import DEFAULT_STOP_GRACE_SECONDS, HostLayout, RunRequest, Runner, RunningJob, \
+    started_processes
 from emulator.spec import (
     DEFAULT_ACCOUNT_ID, DEFAULT_REGION, RequestValidationError, TrainingJobSpec, path_segment, training_job_arn,
 )
-from emulator.staging import stage_channels
-from emulator.storage import Storage, StorageError, is_s3, join, local_path
+from emulator.staging import remove_tree, stage_channels
+from emulator.storage import Storage, StorageError, join
+from emulator.store import DuplicateJob, JobStore
 
-FAILURE_REASON_LIMIT = 1024
-DEFAULT_STOP_GRACE_SECONDS = 120.0
+__all__ = ["FAILURE_REASON_LIMIT", "TrainingJob", "artifact_locations", "check_host_limit", "region_from_env"]
+
 EMULATOR_LOG_SOURCE = "smlocal"
-
-MESSAGES = {
-    "Starting": "Preparing the instances for training",
-    "Downloading": "Downloading input data",
-    "Training": "Training image download completed. Training in progress.",
-    "Stopping": "Stopping the training job",
-    "Uploading": "Uploading generated training model",
-    "Completed": "Training job completed",
-    "Failed": "Training job failed",
-    "Stopped": "Training job stopped",
-    "MaxRuntimeExceeded": "Training job stopped because it exceeded MaxRuntimeInSeconds",
-}
-STATUS_OF = {"Completed": "Completed", "Failed": "Failed", "Stopped": "Stopped",
-             "MaxRuntimeExceeded": "Stopped", "Stopping": "Stopping"}
-TERMINAL = ("Completed", "Failed", "Stopped")
-ACTIVE = ("InProgress", "Stopping")
-ABANDONED_REASON = ("InternalServerError: The process that ran this job (pid {pid}) ended while the job was "
-                    "{status} ({secondary}) without finishing it (killed?); it was marked Failed at {when}. "
-                    "Artifacts packed before that are kept.")
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
+# The emulator's notes go to the first host's log stream, marked, so `fit(logs=True)` shows them
+# among the algorithm's lines.
+NOTE_PREFIX = "[smlocal] "
 
 
 def region_from_env() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
 
-@dataclass
-class Transition:
-    status: str
-    start_time: datetime
-    message: str
-    end_time: datetime | None = None
-
-    def to_api(self) -> dict:
-        item = {"Status": self.status, "StartTime": self.start_time, "StatusMessage": self.message}
-        if self.end_time is not None:
-            item["EndTime"] = self.end_time
-        return item
-
-
-@dataclass
-class JobResult:
-    job_name: str
-    arn: str
-    creation_time: datetime
-    status: str = "InProgress"
-    secondary_status: str = "Starting"
-    transitions: list[Transition] = field(default_factory=list)
-    failure_reason: str | None = None
-    final_metrics: list[MetricValue] = field(default_factory=list)
-    model_artifacts: str | None = None
-    output_artifacts: str | None = None
-    training_start_time: datetime | None = None
-    training_end_time: datetime | None = None
-    last_modified_time: datetime | None = None
-    exit_codes: dict[str, int] = field(default_factory=dict)
-    owner_pid: int | None = None     # the process that runs the job
-    processes: dict = field(default_factory=dict)  # what the runner started: {"pids": ..., "containers": ...}
-
-    @property
-    def training_seconds(self) -> int | None:
-        if self.training_start_time is None or self.training_end_time is None:
-            return None
-        return max(1, round((self.training_end_time - self.training_start_time).total_seconds()))
-
-    def end_failed(self, reason: str, at: datetime) -> None:
-        """End a job that can no longer end by itself (its process is gone): Failed, with `reason`
-        unless it had failed for a reason of its own already."""
-        if self.transitions and self.transitions[-1].end_time is None:
-            self.transitions[-1].end_time = at
-        self.transitions.append(Transition("Failed", at, MESSAGES["Failed"], at))
-        self.status = self.secondary_status = "Failed"
-        self.failure_reason = self.failure_reason or reason[:FAILURE_REASON_LIMIT]
-        self.training_end_time = self.training_end_time or at
-        self.last_modified_time = at
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status in ("Completed", "Stopped")
-
-    def to_dict(self) -> dict:
-        """DescribeTrainingJob-style keys (times as datetimes; json.dumps(default=str) prints them)."""
-        data = {
-            "TrainingJobName": self.job_name,
-            "TrainingJobArn": self.arn,
-            "TrainingJobStatus": self.status,
-            "SecondaryStatus": self.secondary_status,
-            "SecondaryStatusTransitions": [t.to_api() for t in self.transitions],
-            "CreationTime": self.creation_time,
-            "LastModifiedTime": self.last_modified_time or self.creation_time,
-            "FinalMetricDataList": [m.to_api() for m in self.final_metrics],
-        }
-        optional = {
-            "FailureReason": self.failure_reason,
-            "TrainingStartTime": self.training_start_time,
-            "TrainingEndTime": self.training_end_time,
-            "TrainingTimeInSeconds": self.training_seconds,
-            "BillableTimeInSeconds": self.training_seconds,
-        }
-        data.update({k: v for k, v in optional.items() if v is not None})
-        if self.model_artifacts:
-            data["ModelArtifacts"] = {"S3ModelArtifacts": self.model_artifacts}
-        # Not part of DescribeTrainingJob: what only the emulator knows.
-        data["Emulator"] = {"OutputArtifacts": self.output_artifacts, "ExitCodes": dict(self.exit_codes),
-                            "OwnerPid": self.owner_pid, "Processes": dict(self.processes)}
-        return data
-
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "JobResult":
-        """Inverse of to_dict, also after a JSON round trip (times as ISO 8601 text)."""
-        def when(value):
-            return datetime.fromisoformat(value) if isinstance(value, str) else value
-
-        extra = data.get("Emulator") or {}
-        return cls(
-            job_name=data["TrainingJobName"], arn=data["TrainingJobArn"], creation_time=when(data["CreationTime"]),
-            status=data["TrainingJobStatus"], secondary_status=data["SecondaryStatus"],
-            transitions=[Transition(t["Status"], when(t["StartTime"]), t["StatusMessage"], when(t.get("EndTime")))
-                         for t in data.get("SecondaryStatusTransitions", [])],
-            failure_reason=data.get("FailureReason"),
-            final_metrics=[MetricValue(m["MetricName"], m["Value"], when(m["Timestamp"]))
-                           for m in data.get("FinalMetricDataList", [])],
-            model_artifacts=(data.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
-            output_artifacts=extra.get("OutputArtifacts"),
-            training_start_time=when(data.get("TrainingStartTime")),
-            training_end_time=when(data.get("TrainingEndTime")),
-            last_modified_time=when(data.get("LastModifiedTime")),
-            exit_codes=dict(extra.get("ExitCodes") or {}),
-            owner_pid=extra.get("OwnerPid"),
-            processes=dict(extra.get("Processes") or {}),
-        )
-
-
-def artifact_locations(spec: TrainingJobSpec) -> tuple[str, str]:
+def artifact_locations(output_path: str, job_name: str) -> tuple[str, str]:
     """Where the job's model.tar.gz and output.tar.gz go: <S3OutputPath>/<job>/output/."""
-    base = join(spec.output_path, path_segment(spec.name, "Training job name"), "output")
+    base = join(output_path, path_segment(job_name, "Training job name"), "output")
     return join(base, "model.tar.gz"), join(base, "output.tar.gz")
 
 
@@ -207,10 +77,19 @@ def check_host_limit(spec: TrainingJobSpec, max_hosts: int | None = None, busy: 
         code="ResourceLimitExceeded")
 
 
+def name_taken(arn: str) -> RequestValidationError:
+    return RequestValidationError("Training job names must be unique within an AWS account and region, and a "
+                                  f"training job with this name already exists ({arn})", code="ResourceInUse")
+
+
+def _failure_text(host_base: Path) -> str:
+    path = MLPaths(host_base).failure
+    return path.read_text(errors="replace").strip() if path.is_file() else ""
+
+
 def failure_reason_from(host_base: Path, code: int) -> str:
     """FailureReason from the host's output/failure: its first 1024 characters."""
-    path = host_base / "output" / "failure"
-    text = path.read_text(errors="replace").strip() if path.is_file() else ""
+    text = _failure_text(host_base)
     if not text:
         return f"AlgorithmError: , exit code: {code}"
     if not text.startswith(("ClientError", "AlgorithmError")):
@@ -224,24 +103,24 @@ class JobStopped(Exception):
 
 class TrainingJob:
     def __init__(self, spec: TrainingJobSpec, job_dir: JobDir, runner: Runner, storage: Storage,
-                 sources: dict[str, ChannelSource], arn: str, owner: OwnerLock | None = None, *,
-                 stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS,
+                 sources: dict[str, ChannelSource], result: JobResult, store: JobStore, owner: OwnerLock | None = None,
+                 *, stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS,
                  checkpoint_interval_seconds: float = 2.0,
                  on_transition: Callable[[JobResult, Transition], None] | None = None,
-                 on_log: Callable[[str, str], None] | None = None,
-                 on_metric: Callable[[MetricValue], None] | None = None) -> None:
+                 on_log: Callable[[str, str], None] | None = None) -> None:
         self.spec = spec
         self.dir = job_dir
         self.runner = runner
         self.storage = storage
         self.sources = sources
+        self.result = result
+        self.store = store
         self.stop_grace_seconds = stop_grace_seconds
         self.checkpoint_interval_seconds = checkpoint_interval_seconds
         self.on_transition = on_transition
         self.on_log = on_log
-        self.result = JobResult(job_name=spec.name, arn=arn, creation_time=now(), owner_pid=os.getpid())
         self._owner = owner
-        self.metrics = MetricCollector(definitions_for(spec.algorithm, spec.metric_definitions), on_metric)
+        self.metrics = MetricCollector(definitions_for(spec.algorithm, spec.metric_definitions), self._store_metric)
         self._stop_requested = threading.Event()
         self._force_stop = threading.Event()
         self._log_lock = threading.Lock()
@@ -251,23 +130,25 @@ class TrainingJob:
 
     @classmethod
     def submit(cls, spec: TrainingJobSpec, home: JobHome, runner: Runner, storage: Storage | None = None, *,
-               region: str | None = None, account: str = DEFAULT_ACCOUNT_ID, starting_message: str | None = None,
-               max_hosts: int | None = None, busy_hosts: dict[str, int] | None = None, **options) -> "TrainingJob":
-        """Check the job's data and claim its directory; raises RequestValidationError, creating nothing.
+               store: JobStore | None = None, region: str | None = None, account: str = DEFAULT_ACCOUNT_ID,
+               starting_message: str | None = None, max_hosts: int | None = None,
+               busy_hosts: dict[str, int] | None = None, tags: list[tuple[str, str]] = (),
+               **options) -> "TrainingJob":
+        """Check the job's data, claim its directory and its record in the store (default: the home's);
+        raises RequestValidationError, creating nothing.
 
         `starting_message`: what the first (Starting) status says until `run()` begins, e.g. that
         the job waits for a free slot; `run()` then switches to "Preparing the instances for training".
         `max_hosts`: the most hosts this machine runs at once (default `host_limit()`); `busy_hosts`:
-        hosts of other jobs that count against it (see `hosts_in_use`).
+        hosts of other jobs that count against it (see `Jobs.busy_hosts`).
         """
         check_host_limit(spec, max_hosts, busy_hosts)
         storage = storage or Storage()
+        store = store or JobStore.open(home)
         region = region or region_from_env()
         arn = training_job_arn(spec.name, region, account)
-        if home.job(spec.name).root.exists():
-            raise RequestValidationError(
-                "Training job names must be unique within an AWS account and region, and a training job "
-                f"with this name already exists ({arn})", code="ResourceInUse")
+        if home.job(spec.name).root.exists() or store.job(spec.name) is not None:
+            raise name_taken(arn)
         for what, uri in (("OutputDataConfig.S3OutputPath", spec.output_path),
                           ("CheckpointConfig.S3Uri", spec.checkpoint_uri)):
             try:
@@ -277,15 +158,23 @@ class TrainingJob:
                 raise RequestValidationError(f"{what} '{uri}' cannot be used: {exc}") from exc
         sources = resolve_channels(spec, storage, region)
         job_dir = home.create_job_dir(spec.name, arn)
-        job = cls(spec, job_dir, runner, storage, sources, arn, job_dir.claim(), **options)
-        job_dir.write_json(job_dir.request_file, spec.request)
+        result = JobResult(job_name=spec.name, arn=arn, creation_time=now(), owner_pid=os.getpid())
+        job = cls(spec, job_dir, runner, storage, sources, result, store, job_dir.claim(), **options)
+        # As for SageMaker's built-ins, Describe lists the metric definitions that apply.
+        metrics = [{"Name": n, "Regex": r} for n, r in definitions_for(spec.algorithm, spec.metric_definitions)]
+        try:
+            store.insert_job(spec.name, arn, spec.request, result.to_record(), {"MetricDefinitions": metrics}, tags)
+        except DuplicateJob:  # the same name in other letter case: the ARN (lower-cased name) is taken
+            job._owner.release()
+            remove_tree(job_dir.root)
+            raise name_taken(arn) from None
         job._transition("Starting", starting_message)
         return job
 
     # ----- state --------------------------------------------------------------------------------
 
     def _save(self) -> None:
-        self.dir.write_json(self.dir.state_file, self.result.to_dict())
+        self.store.save_state(self.spec.name, self.result.to_record())
 
     def _transition(self, secondary: str, message: str | None = None) -> None:
         with self._state_lock:
@@ -305,6 +194,10 @@ class TrainingJob:
         self._write_log(EMULATOR_LOG_SOURCE, f"{secondary} - {transition.message}")
         if self.on_transition:
             self.on_transition(self.result, transition)
+
+    def _enter_stopping(self) -> None:
+        if self.result.secondary_status != "Stopping":
+            self._transition("Stopping")
 
     def set_status_message(self, message: str) -> None:
         """Change what the current secondary status says (SageMaker updates the message in place)."""
@@ -329,12 +222,18 @@ class TrainingJob:
     def _log(self, host: str, line: str) -> None:
         """A line of the job's log (an algorithm host's output or an emulator note).
 
-        Status transitions are written to job.log only: they reach callers through on_transition.
+        Status transitions are written to job.log only: they reach callers through on_transition
+        and the store's state.
         """
         at = self._write_log(host, line)
         self.metrics.feed(line, at)
+        stream, text = (self.spec.hosts[0], NOTE_PREFIX + line) if host == EMULATOR_LOG_SOURCE else (host, line)
+        self.store.append_log(self.spec.name, stream, text)
         if self.on_log:
             self.on_log(host, line)
+
+    def _store_metric(self, value: MetricValue) -> None:
+        self.store.add_metric(self.spec.name, value.name, value.timestamp.timestamp(), value.value)
 
     def note(self, message: str) -> None:
         self._log(EMULATOR_LOG_SOURCE, message)
@@ -342,7 +241,8 @@ class TrainingJob:
     def stop(self, force: bool = False) -> None:
         """Request a stop (thread-safe): SIGTERM, grace period, kill; the job ends Stopped with artifacts.
 
-        `force` skips what is left of the grace period and kills the algorithm now.
+        `force` skips what is left of the grace period and kills the algorithm now. Another
+        process asks for a stop through the job's stop marker (`Jobs.stop`).
         """
         if force:
             self._force_stop.set()
@@ -392,8 +292,8 @@ class TrainingJob:
         except Exception as exc:  # noqa: BLE001 - the job must end with a status, never hang InProgress
             self.note(traceback.format_exc())
             final = self._fail(f"InternalServerError: {exc.__class__.__name__}: {exc}")
-        if final in ("Stopped", "MaxRuntimeExceeded") and self.result.secondary_status != "Stopping":
-            self._transition("Stopping")
+        if final in ("Stopped", "MaxRuntimeExceeded"):
+            self._enter_stopping()
         self._transition("Uploading")
         final = self._upload(hosts, checkpoints, final)
         self.result.final_metrics = self.metrics.final()
@@ -407,15 +307,17 @@ class TrainingJob:
         return "Failed"
 
     def _prepare_hosts(self, hosts: list[HostLayout]) -> None:
-        sees_host_paths = getattr(self.runner, "sees_host_paths", False)
         for host in hosts:
-            for sub in ("input/data", "model", "output/data"):
-                (host.base / sub).mkdir(parents=True, exist_ok=True)
+            paths = MLPaths(host.base)
+            for folder in (paths.data, paths.model, paths.output_data):
+                folder.mkdir(parents=True, exist_ok=True)
             checkpoint_path = None
             if host.checkpoint_dir is not None:
                 host.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-                checkpoint_path = str(host.checkpoint_dir) if sees_host_paths else self.spec.checkpoint_local_path
-            write_config_files(self.spec, host.host, host.base, checkpoint_path)
+                # The process runner's code sees the host's folders where they are on disk.
+                on_disk = getattr(self.runner, "sees_host_paths", False)
+                checkpoint_path = str(host.checkpoint_dir) if on_disk else self.spec.checkpoint_local_path
+            write_config_files(self.spec, host.host, host.base, checkpoint_path, self.result.arn)
 
     def _download(self, hosts: list[HostLayout]) -> CheckpointSync | None:
         pairs = [(h.host, h.base) for h in hosts]
@@ -435,138 +337,70 @@ class TrainingJob:
     def _train(self, hosts: list[HostLayout], checkpoints: CheckpointSync | None) -> str:
         self._transition("Training")
         feeders_stop = threading.Event()
-        pairs = [(h.host, h.base) for h in hosts]
-        start_feeders(self.sources, pairs, self.storage, feeders_stop, self.note)
+        start_feeders(self.sources, [(h.host, h.base) for h in hosts], self.storage, feeders_stop, self.note)
         if checkpoints:
             checkpoints.start()
-        environment = {**self.spec.environment, "TRAINING_JOB_NAME": self.spec.name,
-                       "TRAINING_JOB_ARN": self.result.arn}
-        request = RunRequest(job_name=self.spec.name, algorithm=self.spec.algorithm,
-                             image=self.spec.training_image,
-                             instance_type=self.spec.instance_type, hosts=hosts, environment=environment,
+        request = RunRequest(job_name=self.spec.name, algorithm=self.spec.algorithm, image=self.spec.training_image,
+                             instance_type=self.spec.instance_type, hosts=hosts,
+                             environment={**self.spec.environment, "TRAINING_JOB_NAME": self.spec.name,
+                                          "TRAINING_JOB_ARN": self.result.arn},
                              checkpoint_local_path=self.spec.checkpoint_local_path)
-        deadline = time.monotonic() + self.spec.max_runtime_seconds
-        outcome = None
-        killed = False
         try:
             try:
                 running = self.runner.start(request, self._log)
             except Exception as exc:  # noqa: BLE001 - no engine, no image, no GPU: the job cannot start
                 self.note(traceback.format_exc())
                 return self._fail(f"ClientError: The training image could not be started: {exc}")
-            self._record_processes(running)
-            while True:
-                codes = running.wait(timeout=0.2)
-                if codes is not None:
-                    break
-                if outcome is None and self.stop_requested:
-                    outcome = "Stopped"
-                elif outcome is None and time.monotonic() >= deadline:
-                    outcome = "MaxRuntimeExceeded"
-                    self.note(f"MaxRuntimeInSeconds ({self.spec.max_runtime_seconds} s) exceeded; stopping the job.")
-                if outcome is not None and self.result.secondary_status != "Stopping":
-                    self._transition("Stopping")
-                    threading.Thread(target=running.stop, args=(self.stop_grace_seconds,), daemon=True,
-                                     name="stop").start()
-                if outcome is not None and self._force_stop.is_set() and not killed:
-                    killed = True
-                    threading.Thread(target=running.stop, args=(0,), daemon=True, name="kill").start()
+            with self._state_lock:
+                self.result.processes = started_processes(running)
+                self._save()
+            codes, stopped_because = self._watch(running)
         finally:
             feeders_stop.set()
         self.result.exit_codes = codes
-        if outcome is not None:
-            return outcome
+        if stopped_because is not None:
+            return stopped_because
         failed = [h for h in hosts if codes.get(h.host, 0) != 0]
         if not failed:
             return "Completed"
-        with_file = [h for h in failed if (h.base / "output" / "failure").is_file()
-                     and (h.base / "output" / "failure").read_text(errors="replace").strip()]
-        culprit = (with_file or failed)[0]
+        culprit = next((h for h in failed if _failure_text(h.base)), failed[0])  # the host that says why
         return self._fail(failure_reason_from(culprit.base, codes[culprit.host]))
 
-    def _record_processes(self, running) -> None:
-        with self._state_lock:
-            self.result.processes = started_processes(running)
-            self._save()
+    def _watch(self, running: RunningJob) -> tuple[dict[str, int], str | None]:
+        """Exit codes once every host ended, and why they were stopped (None: they ended by themselves).
+
+        A stop request or MaxRuntimeInSeconds stops them: SIGTERM, the grace period, SIGKILL; a
+        forced stop kills them at once.
+        """
+        deadline = time.monotonic() + self.spec.max_runtime_seconds
+        outcome, grace = None, None
+        while (codes := running.wait(timeout=0.2)) is None:
+            if outcome is None and self.stop_requested:
+                outcome = "Stopped"
+            elif outcome is None and time.monotonic() >= deadline:
+                outcome = "MaxRuntimeExceeded"
+                self.note(f"MaxRuntimeInSeconds ({self.spec.max_runtime_seconds} s) exceeded; stopping the job.")
+            wanted = 0.0 if self._force_stop.is_set() else self.stop_grace_seconds
+            if outcome is not None and (grace is None or wanted < grace):
+                self._enter_stopping()
+                grace = wanted
+                threading.Thread(target=running.stop, args=(grace,), daemon=True, name="stop").start()
+        return codes, outcome
 
     def _upload(self, hosts: list[HostLayout], checkpoints: CheckpointSync | None, final: str) -> str:
         try:
             if checkpoints:
                 checkpoints.stop()
                 self.note(f"Synced checkpoints to {self.spec.checkpoint_uri} ({checkpoints.uploaded} upload(s)).")
-            model_uri, output_uri = artifact_locations(self.spec)
+            model_uri, output_uri = artifact_locations(self.spec.output_path, self.spec.name)
             started = time.monotonic()
             scratch = self.dir.root / "scratch"
-            files = pack_and_store([h.base / "model" for h in hosts], model_uri, self.storage, scratch)
+            files = pack_and_store([MLPaths(h.base).model for h in hosts], model_uri, self.storage, scratch)
             self.result.model_artifacts = model_uri
-            pack_and_store([h.base / "output" / "data" for h in hosts], output_uri, self.storage, scratch)
+            pack_and_store([MLPaths(h.base).output_data for h in hosts], output_uri, self.storage, scratch)
             self.result.output_artifacts = output_uri
             self.note(f"Packed {files} model file(s) into {model_uri} in {time.monotonic() - started:.1f} s.")
         except Exception as exc:  # noqa: BLE001 - an upload failure fails the job, with the reason
             self.note(traceback.format_exc())
             return self._fail(f"ClientError: Artifact upload failed: {exc}")
         return final
-
-
-def fail_if_abandoned(job_dir: JobDir) -> bool:
-    """Mark the job Failed if job.json says it runs but no process holds its owner lock.
-
-    Ends what its processes left running, keeps a model.tar.gz that was already packed (a local
-    output path is looked at; an S3 one would need the network for every `smlocal list`), and
-    says so in job.log. Returns True if the job was abandoned and is now Failed.
-    """
-    if job_dir.read_state()["TrainingJobStatus"] not in ACTIVE:
-        return False
-    owner = job_dir.claim()
-    if owner is None:
-        return False  # its process is alive
-    try:
-        state = job_dir.read_state()  # again, now that nobody else can change it
-        if state["TrainingJobStatus"] not in ACTIVE:
-            return False
-        result = JobResult.from_dict(state)
-        end_leftovers(result.job_name, result.processes)
-        at = now()
-        reason = ABANDONED_REASON.format(pid=result.owner_pid or "unknown", status=result.status,
-                                         secondary=result.secondary_status, when=at.isoformat(timespec="seconds"))
-        result.end_failed(reason, at)
-        if result.model_artifacts is None and job_dir.request_file.is_file():
-            result.model_artifacts = _packed_model(job_dir)
-        job_dir.write_json(job_dir.state_file, result.to_dict())
-        with open(job_dir.log_file, "a", encoding="utf-8") as log:
-            log.write(f"{at.isoformat(timespec='milliseconds')} [{EMULATOR_LOG_SOURCE}] {reason}\n")
-        return True
-    finally:
-        owner.release()
-
-
-def _packed_model(job_dir: JobDir) -> str | None:
-    """The job's model.tar.gz if it reached a local output path before its process died."""
-    try:
-        spec = TrainingJobSpec.from_request(json.loads(job_dir.request_file.read_text()))
-    except (ValueError, OSError):  # a request.json that is not one (json's errors are ValueErrors)
-        return None
-    model_uri, _ = artifact_locations(spec)
-    return model_uri if not is_s3(model_uri) and local_path(model_uri).is_file() else None
-
-
-def hosts_in_use(home: JobHome) -> dict[str, int]:
-    """Hosts of the jobs in `home` that a live process runs past Starting (job name -> InstanceCount).
-
-    A job still Starting may be waiting for a slot of the API server: it runs nothing yet.
-    """
-    busy = {}
-    for job_dir in home.job_dirs():
-        try:
-            state = job_dir.read_state()
-            if state["TrainingJobStatus"] not in ACTIVE or state["SecondaryStatus"] == "Starting":
-                continue
-            count = json.loads(job_dir.request_file.read_text())["ResourceConfig"]["InstanceCount"]
-        except (ValueError, OSError, KeyError, TypeError):
-            continue  # unreadable: `smlocal list` reports it
-        owner = job_dir.claim()
-        if owner is None:
-            busy[job_dir.name] = int(count)
-        else:
-            owner.release()
-    return busy

@@ -2,11 +2,13 @@
 
     store = JobStore.open(home)        # $SMLOCAL_HOME/smlocal.db (created on first use)
 
-The HTTP API keeps everything it serves here, so a restarted server still answers for every
-job it ever ran: DescribeTrainingJob (the request with defaults plus the job's state as
-`JobResult.to_dict()` gives it), tags, the CloudWatch log streams `<job>/algo-N-<epoch>` and the
-metric time series behind GetMetricStatistics. One connection, shared by the server's threads
-under a lock; WAL journal so a reader (another `sqlite3` shell, a backup) never blocks a writer.
+Every training job is here, whether `smlocal train` or the HTTP API started it, and the
+process that runs a job writes everything about it as it happens: the request with defaults,
+the job's state (`JobResult.to_record()`), tags, the CloudWatch log streams
+`<job>/algo-N-<epoch>` and the metric time series behind GetMetricStatistics. So `smlocal
+list`, DescribeTrainingJob and a restarted server answer for every job. One connection per
+process, shared by its threads under a lock; several processes write the same file (SQLite
+locks it; WAL journal, so a reader never blocks a writer, and a busy timeout).
 """
 from __future__ import annotations
 
@@ -20,9 +22,11 @@ from pathlib import Path
 from typing import Iterable
 
 from emulator.jobhome import JobHome, json_default, make_private_dirs
+from emulator.jobstate import ACTIVE, JobResult
 
 DATABASE_NAME = "smlocal.db"
-ACTIVE_STATUSES = ("InProgress", "Stopping")
+# PRAGMA user_version: 1 = job states as JobResult.to_record() (before, DescribeTrainingJob keys).
+SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -34,8 +38,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     secondary_status TEXT NOT NULL,
     training_end_time REAL,
     request TEXT NOT NULL,      -- the CreateTrainingJob request, defaults filled in (JSON)
-    state TEXT NOT NULL,        -- JobResult.to_dict() (JSON, times as ISO 8601)
-    extra TEXT NOT NULL DEFAULT '{}'  -- what the API adds: effective metric definitions, runner, processes
+    state TEXT NOT NULL,        -- JobResult.to_record() (JSON, times as ISO 8601)
+    extra TEXT NOT NULL DEFAULT '{}'  -- what else Describe needs: the effective metric definitions
 );
 CREATE INDEX IF NOT EXISTS jobs_by_creation ON jobs (creation_time);
 CREATE TABLE IF NOT EXISTS tags (
@@ -95,8 +99,12 @@ class StoredJob:
     extra: dict
 
     @property
+    def result(self) -> JobResult:
+        return JobResult.from_record(self.state)
+
+    @property
     def status(self) -> str:
-        return self.state["TrainingJobStatus"]
+        return self.state["status"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,10 @@ class DuplicateJob(Exception):
     pass
 
 
+class StoreError(Exception):
+    """A database this version cannot read."""
+
+
 class JobStore:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -141,7 +153,12 @@ class JobStore:
             # WAL + NORMAL: a commit survives a crash of this process; only an OS crash may lose
             # the last moments, which is fine for job records (and makes log appends cheap).
             self._db.execute("PRAGMA synchronous=NORMAL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0 and self._db.execute("SELECT name FROM sqlite_master WHERE name = 'jobs'").fetchone():
+                raise StoreError(f"{path} was written by an earlier smlocal, which kept job states in another "
+                                 f"form; move it aside (its jobs stay in their folders) and start again.")
             self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @classmethod
     def open(cls, home: JobHome) -> "JobStore":
@@ -183,8 +200,8 @@ class JobStore:
 
     @staticmethod
     def _state_columns(state: dict) -> tuple:
-        return (epoch(state["CreationTime"]), epoch(state.get("LastModifiedTime") or state["CreationTime"]),
-                state["TrainingJobStatus"], state["SecondaryStatus"], epoch(state.get("TrainingEndTime")))
+        return (epoch(state["creation_time"]), epoch(state.get("last_modified_time") or state["creation_time"]),
+                state["status"], state["secondary_status"], epoch(state.get("training_end_time")))
 
     def save_state(self, name: str, state: dict) -> None:
         _, modified, status, secondary, end = self._state_columns(state)
@@ -209,8 +226,23 @@ class JobStore:
         return _job(rows[0]) if rows else None
 
     def active_jobs(self) -> list[StoredJob]:
-        marks = ", ".join("?" * len(ACTIVE_STATUSES))
-        return [_job(r) for r in self._read(f"SELECT * FROM jobs WHERE status IN ({marks})", ACTIVE_STATUSES)]
+        marks = ", ".join("?" * len(ACTIVE))
+        return [_job(r) for r in self._read(f"SELECT * FROM jobs WHERE status IN ({marks})", ACTIVE)]
+
+    def delete_job(self, name: str) -> None:
+        """The job's record, tags, log streams and metric values."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql in ("DELETE FROM tags WHERE arn IN (SELECT arn FROM jobs WHERE name = ?)",
+                            "DELETE FROM log_events WHERE stream IN (SELECT name FROM log_streams WHERE job = ?)",
+                            "DELETE FROM log_streams WHERE job = ?", "DELETE FROM metric_values WHERE job = ?",
+                            "DELETE FROM jobs WHERE name = ?"):
+                    self._db.execute(sql, (name,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def list_jobs(self, *, name_contains: str | None = None, status: str | None = None,
                   created_after: float | None = None, created_before: float | None = None,

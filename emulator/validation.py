@@ -1,16 +1,20 @@
-"""Request members checked against botocore's own service models, with the services' wording.
+"""Requests checked against botocore's own service models, with the services' wording.
 
-AWS services check every request against the same model botocore ships (required members,
-lengths, patterns, enums, ranges) before any operation runs, and answer
+One checker for every front end: the HTTP API checks each operation's body with it, and
+`emulator.spec` checks a CreateTrainingJob request with it whether the request came from the
+API or from `smlocal train`, so both refuse a request with the same message. AWS services
+check every request against the same model botocore ships (required members, lengths,
+patterns, enums, ranges) before any operation runs, and answer
 
     1 validation error detected: Value 'x' at 'trainingJobName' failed to satisfy constraint:
     Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
 
-`parse_input(params, shape)` does the same and also turns timestamps (epoch seconds or ISO 8601
-text, as clients send them) into datetimes. A value of the wrong JSON type is a
-`SerializationException`, as the services report it. `Relaxation`s accept the few values the
-emulator allows beyond the real service (see docs/api.md): `local` instance types, `file://`
-locations.
+`parse_input(params, shape, rules)` does the same and also turns timestamps (epoch seconds or
+ISO 8601 text, as clients send them) into datetimes. A value of the wrong JSON type is a
+`SerializationException`, as the services report it. `ShapeRule`s say where the emulator
+departs from the model (see docs/api.md): values it accepts beyond the service (`local`
+instance types, `file://` locations), and values the service refuses although the model
+leaves them open.
 """
 from __future__ import annotations
 
@@ -25,20 +29,51 @@ from typing import Any, Callable
 import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from emulator.api.errors import ApiError, clip
-
 # Java regex classes used in the models -> the nearest Python equivalents (\w covers letters,
-# digits and underscore, which the patterns that use them all allow).
-_JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\d", r"\p{Z}": r"\s", r"\p{Alnum}": "a-zA-Z0-9"}
+# digits and underscore, which the patterns that use them all allow). The runtime's header
+# members use \p{ASCII} (outside brackets), \p{Print} (inside) and Java's end of input \z.
+_JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\d", r"\p{Z}": r"\s", r"\p{Alnum}": "a-zA-Z0-9",
+                 r"\p{ASCII}": r"[\x00-\x7F]", r"\p{Print}": r"\x20-\x7E", r"\z": r"\Z"}
+# Longest message a refusal carries. Messages quote request values; a client must never get
+# back, or make the server log, more than this however large the request was.
+MAX_MESSAGE_CHARS = 2048
 # Messages quote the values they refuse, as the services do, but never more of one than this.
 MAX_SHOWN_CHARS = 256
 
 
+class RequestValidationError(ValueError):
+    """A request SageMaker would refuse: `code` is the API error code, `message` its text."""
+
+    def __init__(self, message: str, code: str = "ValidationException") -> None:
+        message = clip(message, MAX_MESSAGE_CHARS)
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def clip(text: str, limit: int) -> str:
+    """`text`, cut to at most `limit` characters and saying how long it was when cut."""
+    if len(text) <= limit:
+        return text
+    note = f"... ({len(text)} characters)"
+    return text[:max(0, limit - len(note))] + note
+
+
+def _never(value: Any) -> bool:  # noqa: ARG001
+    return False
+
+
 @dataclass(frozen=True)
-class Relaxation:
-    """Shape name -> extra values accepted for it (and why, for docs/api.md)."""
+class ShapeRule:
+    """Where the emulator's check of one shape (by its model name) departs from the model.
+
+    `accepts(value)`: the value passes whatever the model says. `refuses(value)`: it fails with
+    `constraint` (worded as the services word theirs) even where the model allows it.
+    """
     shape: str
-    accepts: Callable[[Any], bool]
+    accepts: Callable[[Any], bool] = _never
+    refuses: Callable[[Any], bool] = _never
+    constraint: str = ""
 
 
 @lru_cache(maxsize=None)
@@ -57,7 +92,8 @@ def _pattern(pattern: str) -> re.Pattern:
     return re.compile(pattern)
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """A value as a refusal quotes it: text as it is, other values as JSON, cut to MAX_SHOWN_CHARS."""
     if isinstance(value, str):
         shown = value
     elif isinstance(value, bool):
@@ -92,20 +128,20 @@ def to_datetime(value: Any) -> datetime:
 
 
 class _Checker:
-    def __init__(self, relaxations: tuple[Relaxation, ...]) -> None:
-        self.relaxations = {r.shape: r.accepts for r in relaxations}
+    def __init__(self, rules: tuple[ShapeRule, ...]) -> None:
+        self.rules = {r.shape: r for r in rules}
         self.errors: list[str] = []
         self.serialization: list[str] = []
         self._map_part: str | None = None   # "keys" / "value" while checking a map's entries
 
     def fail(self, value: Any, where: str, constraint: str) -> None:
-        shown = "null" if value is None else f"'{_show(value)}'"
+        shown = "null" if value is None else f"'{show(value)}'"
         if self._map_part is not None:
             constraint = f"Map {self._map_part} must satisfy constraint: [{constraint}]"
         self.errors.append(f"Value {shown} at '{where}' failed to satisfy constraint: {constraint}")
 
     def wrong_type(self, value: Any, where: str, expected: str) -> None:
-        self.serialization.append(f"Value '{_show(value)}' at '{where}' cannot be read as {expected}")
+        self.serialization.append(f"Value '{show(value)}' at '{where}' cannot be read as {expected}")
 
     def value(self, value: Any, shape: Shape, where: str) -> Any:
         kind = shape.type_name
@@ -182,12 +218,23 @@ class _Checker:
             self._map_part = outer
         return result
 
+    def _ruled(self, value: Any, shape: Shape, where: str) -> bool:
+        """True when a ShapeRule decided the value (accepted or refused), so the model's checks are skipped."""
+        rule = self.rules.get(shape.name)
+        if rule is None:
+            return False
+        if rule.accepts(value):
+            return True
+        if rule.refuses(value):
+            self.fail(value, where, rule.constraint)
+            return True
+        return False
+
     def string(self, value: Any, shape: Shape, where: str) -> Any:
         if not isinstance(value, str):
             self.wrong_type(value, where, "a string")
             return value
-        relaxed = self.relaxations.get(shape.name)
-        if relaxed is not None and relaxed(value):
+        if self._ruled(value, shape, where):
             return value
         if shape.enum:
             if value not in shape.enum:
@@ -212,6 +259,8 @@ class _Checker:
         except OverflowError:  # an integer too large for a double
             self.wrong_type(value, where, "a number")
             return value
+        if self._ruled(value, shape, where):
+            return value
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         if low is not None and value < low:
             self.fail(value, where, f"Member must have value greater than or equal to {low}")
@@ -220,16 +269,16 @@ class _Checker:
         return value
 
 
-def parse_input(params: Any, shape: Shape | None, relaxations: tuple[Relaxation, ...] = ()) -> dict:
-    """The request checked against its input shape: raises ApiError, or returns typed members."""
+def parse_input(params: Any, shape: Shape | None, rules: tuple[ShapeRule, ...] = ()) -> dict:
+    """The request checked against its input shape: raises RequestValidationError, or returns typed members."""
     if shape is None:
         return {}
-    checker = _Checker(relaxations)
+    checker = _Checker(rules)
     parsed = checker.structure(params, shape, "")
     if checker.serialization:
-        raise ApiError("SerializationException", "; ".join(checker.serialization))
+        raise RequestValidationError("; ".join(checker.serialization), "SerializationException")
     if checker.errors:
         count = len(checker.errors)
-        raise ApiError("ValidationException", f"{count} validation error{'s' if count > 1 else ''} detected: "
-                                              + "; ".join(checker.errors))
+        raise RequestValidationError(f"{count} validation error{'s' if count > 1 else ''} detected: "
+                                     + "; ".join(checker.errors))
     return parsed

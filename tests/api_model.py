@@ -10,16 +10,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from botocore.model import Shape
+from botocore.response import StreamingBody
 from botocore.validate import ParamValidator
 
-from emulator.api.sagemaker_ops import RELAXATIONS
-from emulator.api.shapes import _pattern
+from emulator.api.hosting_ops import HOSTING_RULES
+from emulator.spec import TRAINING_RULES
+from emulator.validation import _pattern
 
 # Values the emulator documents beyond the real service (file:// locations, local instance types).
-_RELAXED = {r.shape: r.accepts for r in RELAXATIONS}
+_RELAXED = {r.shape: r.accepts for r in (*TRAINING_RULES, *HOSTING_RULES)}
 
+# A blob that is an operation's payload (InvokeEndpoint's Body) arrives as a stream.
 _TYPES = {"string": str, "boolean": bool, "timestamp": datetime, "structure": dict, "list": list, "map": dict,
-          "blob": bytes}
+          "blob": (bytes, StreamingBody)}
 
 
 def problems(value, shape: Shape, where: str = "") -> list[str]:

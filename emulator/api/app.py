@@ -5,6 +5,7 @@
     POST /  X-Amz-Target: GraniteServiceVersion20100801.<Op>  JSON 1.0 (CloudWatch)
     POST /service/GraniteServiceVersion20100801/operation/<Op>  Smithy RPC v2 CBOR (CloudWatch;
                                                                 what botocore uses today)
+    POST /endpoints/<name>/invocations                        rest-json (sagemaker-runtime InvokeEndpoint)
 
 Every request goes through the RequestValidator (emulator.api.request_validator) before any
 route runs: where it comes from, protocol and content type, size, signature, and the body
@@ -20,10 +21,11 @@ import traceback
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from emulator.api.errors import MAX_MESSAGE_CHARS, ApiError, clip
-from emulator.api.request_validator import (CBOR_ENDPOINT, JSON_ENDPOINT, CheckedRequest, Operations, RequestPolicy,
-                                            RequestValidator)
+from emulator.api.errors import MAX_MESSAGE_CHARS, clip
+from emulator.api.request_validator import (CBOR_ENDPOINT, JSON_ENDPOINT, RUNTIME_ENDPOINT, CheckedRequest, Operations,
+                                            RequestPolicy, RequestValidator)
 from emulator.api.wire import Encoding
+from emulator.validation import RequestValidationError
 
 log = logging.getLogger("smlocal.api")
 
@@ -46,11 +48,11 @@ def create_app(services: list[Operations], policy: RequestPolicy | None = None) 
     def validate() -> None:
         g.api_checked = validator.check(request)
 
-    @app.errorhandler(ApiError)
-    def api_error(exc: ApiError) -> Response:
+    @app.errorhandler(RequestValidationError)  # ApiError is one, with its own status and headers
+    def api_error(exc: RequestValidationError) -> Response:
         log.info("%s %s -> %s: %s", request.method, clip(request.path, 200), exc.code, exc.message)
-        response = _error(exc.status, exc.code, exc.message)
-        response.headers.update(exc.headers)
+        response = _error(getattr(exc, "status", 400), exc.code, exc.message)
+        response.headers.update(getattr(exc, "headers", {}))
         return response
 
     @app.errorhandler(Exception)
@@ -66,10 +68,14 @@ def create_app(services: list[Operations], policy: RequestPolicy | None = None) 
     def dispatch(**_route) -> Response:  # the route was read by the validator
         checked: CheckedRequest = g.api_checked
         result = checked.service.operations[checked.operation](checked.params)
+        if isinstance(result, Response):  # the runtime answers with the container's own body and type
+            return result
         return checked.encoding.response(200, result or {}, g.api_request_id)
 
     app.add_url_rule("/", JSON_ENDPOINT, dispatch, methods=["POST"])
     app.add_url_rule("/service/<prefix>/operation/<operation>", CBOR_ENDPOINT, dispatch, methods=["POST"])
+    if validator.runtime is not None:
+        app.add_url_rule("/endpoints/<name>/invocations", RUNTIME_ENDPOINT, dispatch, methods=["POST"])
 
     @app.get("/")
     def about() -> Response:

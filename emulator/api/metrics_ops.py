@@ -43,7 +43,7 @@ def statistics(values: list[float], wanted: list[str], extended: list[str]) -> d
 
 class MetricsOperations:
     service = "cloudwatch"
-    relaxations = ()
+    rules = ()
 
     def __init__(self, store: JobStore) -> None:
         self.store = store

@@ -15,7 +15,13 @@ needs no CORS preflight, and a DNS name the attacker controls can be re-pointed 
 5. The body is at most `max_body_bytes` (413 otherwise), read with Flask's own limit so a
    chunked body cannot exceed it either.
 6. With credentials configured, the SigV4 signature (emulator.api.sigv4).
-7. The body decodes (bounded nesting) and satisfies botocore's model of the operation.
+7. The body decodes (bounded nesting) and satisfies botocore's model of the operation
+   (emulator.validation, the checker `smlocal train` uses too).
+
+The runtime's InvokeEndpoint (rest-json, `POST /endpoints/<name>/invocations`) goes through 1,
+2, 5 (with the runtime's own limit, 6 MB), 6 and 7 too: its members are the path, the headers
+and the raw body; its payload may have any Content-Type, and a page cannot send it either
+without an Origin.
 
 Refusals are AWS-shaped errors in the route's encoding, so botocore raises them as ClientError.
 """
@@ -33,14 +39,16 @@ from flask import Request, g
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from emulator.api.errors import ApiError, clip
-from emulator.api.shapes import Relaxation, parse_input, service_model
 from emulator.api.sigv4 import SignatureChecker, SignedRequest
 from emulator.api.wire import CBOR_CONTENT_TYPE, Encoding
+from emulator.validation import RequestValidationError, ShapeRule, parse_input, service_model
 
 # Larger than any request botocore's models allow for the operations served here (the largest,
 # CreateTrainingJob with every member at its maximum, is about 3.3 MB of JSON).
 MAX_BODY_BYTES = 4 * 1024 * 1024
 JSON_ENDPOINT, CBOR_ENDPOINT = "json_protocol", "cbor_protocol"
+# The SageMaker runtime's InvokeEndpoint: rest-json, `POST /endpoints/<name>/invocations`.
+RUNTIME_ENDPOINT, RUNTIME_SERVICE, INVOKE_ENDPOINT = "runtime_invocations", "sagemaker-runtime", "InvokeEndpoint"
 QUERY_CONTENT_TYPE = "application/x-www-form-urlencoded"
 WILDCARD_BINDS = ("0.0.0.0", "::", "")
 _HOST = re.compile(r"^(?:\[(?P<ip6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::(?P<port>\d{1,5}))?$")
@@ -50,8 +58,25 @@ QUOTE_CHARS = 100
 
 class Operations(Protocol):
     service: str                                   # botocore service name
-    relaxations: tuple[Relaxation, ...]
+    rules: tuple[ShapeRule, ...]                   # where checks depart from the model
     operations: dict[str, Callable[[dict], dict]]
+
+
+@dataclass(frozen=True)
+class MergedOperations:
+    service: str
+    rules: tuple[ShapeRule, ...]
+    operations: dict[str, Callable[[dict], dict]]
+
+
+def merged(*parts: Operations) -> MergedOperations:
+    """Several Operations of one service answered as one (training and hosting are both `sagemaker`)."""
+    if len({part.service for part in parts}) != 1:
+        raise ValueError("only Operations of the same service can be merged")
+    operations: dict[str, Callable[[dict], dict]] = {}
+    for part in parts:
+        operations.update(part.operations)
+    return MergedOperations(parts[0].service, tuple(rule for part in parts for rule in part.rules), operations)
 
 
 @dataclass(frozen=True)
@@ -82,7 +107,9 @@ def _unknown(message: str) -> ApiError:
 class RequestValidator:
     def __init__(self, services: list[Operations], policy: RequestPolicy) -> None:
         self.policy = policy
-        self.by_prefix = {service_model(s.service).metadata["targetPrefix"]: s for s in services}
+        self.by_prefix = {service_model(s.service).metadata["targetPrefix"]: s for s in services
+                          if "targetPrefix" in service_model(s.service).metadata}
+        self.runtime = next((s for s in services if s.service == RUNTIME_SERVICE), None)
         self.signatures = SignatureChecker(policy.credentials) if policy.credentials else None
         self._allowed_names = {"localhost", policy.bind_host.lower(), *(h.lower() for h in policy.allowed_hosts)}
 
@@ -133,6 +160,8 @@ class RequestValidator:
             prefix, operation = target.split(".", 1)
             service, protocol = self._service(prefix, "json"), "json"
             encoding = g.api_encoding = Encoding.json(service_model(service.service).metadata["jsonVersion"])
+        elif request.endpoint == RUNTIME_ENDPOINT and self.runtime is not None:
+            return self._check_runtime(request, self.runtime)
         else:
             return None
         self._check_content_type(request, encoding.content_type, service, protocol)
@@ -145,7 +174,7 @@ class RequestValidator:
             raise _unknown(f"{prefix}.{clip(operation, QUOTE_CHARS)} is not supported by the smlocal API; supported: "
                            f"{', '.join(sorted(service.operations))}.")
         params = parse_input(encoding.decode(body), model.operation_model(operation).input_shape,
-                             service.relaxations)
+                             service.rules)
         return CheckedRequest(service, operation, params, encoding)
 
     def _service(self, prefix: str, protocol: str) -> Operations:
@@ -172,10 +201,35 @@ class RequestValidator:
                            f"Content-Type '{clip(sent, QUOTE_CHARS)}' is not what botocore sends to "
                            f"{service.service} over {protocol}: expected '{expected}'.", 415)
 
-    def _body(self, request: Request) -> bytes:
-        limit = self.policy.max_body_bytes
-        too_large = ApiError("PayloadTooLargeException", f"The request body is larger than this server's limit of "
-                                                         f"{limit} bytes.", 413)
+    def _check_runtime(self, request: Request, service: Operations) -> CheckedRequest:
+        """InvokeEndpoint (rest-json): its members are the path's name, the headers and the body as it is.
+        The body limit is the model's (BodyBlob, SageMaker's 6 MB), not the JSON services'."""
+        encoding = g.api_encoding = Encoding("application/json", cbor=False)
+        model = service_model(RUNTIME_SERVICE)
+        shape = model.operation_model(INVOKE_ENDPOINT).input_shape
+        limit = shape.members["Body"].metadata["max"]
+        request.max_content_length = limit + 1  # as create_app does for the JSON services' limit
+        body = self._body(request, limit, ApiError(
+            "ValidationError", f"The request body is larger than the InvokeEndpoint limit of {limit} bytes.", 413,
+            {"x-amzn-ErrorType": "ValidationError"}))
+        if self.signatures is not None:
+            self.signatures.check(self._signed(request, body), model.signing_name, query_compatible=False)
+        params: dict = {"EndpointName": request.view_args["name"], "Body": body or None}
+        for name, member in shape.members.items():
+            header = member.serialization.get("name")
+            if member.serialization.get("location") == "header" and header in request.headers:
+                params[name] = request.headers[header]
+        try:
+            checked = parse_input(params, shape, service.rules)
+        except RequestValidationError as exc:
+            # The runtime's code for what the model refuses (not the control plane's ValidationException).
+            raise ApiError("ValidationError", exc.message, 400, {"x-amzn-ErrorType": "ValidationError"}) from None
+        return CheckedRequest(service, INVOKE_ENDPOINT, checked, encoding)
+
+    def _body(self, request: Request, limit: int | None = None, too_large: ApiError | None = None) -> bytes:
+        limit = limit or self.policy.max_body_bytes
+        too_large = too_large or ApiError("PayloadTooLargeException", f"The request body is larger than this "
+                                                                      f"server's limit of {limit} bytes.", 413)
         if request.content_length is not None and request.content_length > limit:
             raise too_large
         try:

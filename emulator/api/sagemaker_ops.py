@@ -1,7 +1,8 @@
 """The SageMaker operations: training jobs and their tags.
 
-Requests arrive already checked against botocore's model (emulator.api.shapes); responses are
-plain dicts with datetimes, shaped as the model's output shapes (a test validates them).
+Requests arrive already checked against botocore's model (emulator.validation); responses are
+plain dicts with datetimes, shaped as the model's output shapes (a test validates them). The
+jobs are the job home's (emulator.jobs): those `smlocal train` runs are listed and described too.
 """
 from __future__ import annotations
 
@@ -9,24 +10,15 @@ import base64
 import binascii
 import json
 
-from emulator.api.errors import ApiError, not_found
+from emulator.api.errors import ApiError
 from emulator.api.service import TrainingService
-from emulator.api.shapes import Relaxation, operation_model
-from emulator.lifecycle import JobResult
-from emulator.storage import join
+from emulator.jobs import describe, not_found
+from emulator.jobstate import TERMINAL
+from emulator.spec import TRAINING_RULES
 from emulator.store import StoredJob
 
 MAX_TAGS = 50
 DEFAULT_LIST_RESULTS = 10
-# Describe always carries these flags, false unless the request set them.
-DEFAULT_FLAGS = ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining")
-
-# What the emulator accepts beyond the real service (docs/api.md): SDK local-mode instance types,
-# and file:// locations for data, output and checkpoints, so no S3 server is needed.
-RELAXATIONS = (
-    Relaxation("TrainingInstanceType", lambda v: v in ("local", "local_gpu")),
-    Relaxation("S3Uri", lambda v: v.startswith("file:///")),
-)
 
 
 def encode_token(offset: int) -> str:
@@ -46,41 +38,12 @@ def decode_token(token: str | None) -> int:
                                           "unchanged.")
 
 
-def model_artifacts_uri(stored: StoredJob) -> str:
-    """Where model.tar.gz is (or will be): <S3OutputPath>/<job>/output/model.tar.gz."""
-    return join(stored.request["OutputDataConfig"]["S3OutputPath"], stored.name, "output", "model.tar.gz")
-
-
-def describe_training_job(stored: StoredJob) -> dict:
-    output_members = operation_model("sagemaker", "DescribeTrainingJob").output_shape.members
-    response = {k: v for k, v in stored.request.items() if k in output_members}
-    state = JobResult.from_dict(stored.state).to_dict()
-    state.pop("Emulator", None)
-    if not state.get("FinalMetricDataList"):
-        state.pop("FinalMetricDataList", None)
-    response.update(state)
-    response["TrainingJobName"] = stored.name
-    response["TrainingJobArn"] = stored.arn
-    # Required by the model; the SDK's `model_data` reads it. Until the upload it names where
-    # the artifact will be.
-    response.setdefault("ModelArtifacts", {"S3ModelArtifacts": model_artifacts_uri(stored)})
-    algorithm = dict(response.get("AlgorithmSpecification") or {})
-    if not algorithm.get("MetricDefinitions") and stored.extra.get("MetricDefinitions"):
-        # As for SageMaker's built-ins: Describe lists the definitions that applied, which the
-        # SDK's TrainingJobAnalytics uses to ask CloudWatch for the metrics.
-        algorithm["MetricDefinitions"] = stored.extra["MetricDefinitions"]
-    response["AlgorithmSpecification"] = algorithm
-    for flag in DEFAULT_FLAGS:
-        response.setdefault(flag, False)
-    return response
-
-
 def summary(stored: StoredJob) -> dict:
-    state = JobResult.from_dict(stored.state)
+    state = stored.result
     item = {"TrainingJobName": stored.name, "TrainingJobArn": stored.arn, "CreationTime": state.creation_time,
             "LastModifiedTime": state.last_modified_time or state.creation_time,
             "TrainingJobStatus": state.status, "SecondaryStatus": state.secondary_status}
-    if state.training_end_time is not None and state.status in ("Completed", "Failed", "Stopped"):
+    if state.training_end_time is not None and state.status in TERMINAL:
         item["TrainingEndTime"] = state.training_end_time
     return item
 
@@ -96,7 +59,7 @@ def _tags(items: list[dict] | None) -> list[tuple[str, str]]:
 
 class SageMakerOperations:
     service = "sagemaker"
-    relaxations = RELAXATIONS
+    rules = TRAINING_RULES
 
     def __init__(self, jobs: TrainingService) -> None:
         self.jobs = jobs
@@ -118,13 +81,14 @@ class SageMakerOperations:
         return {"TrainingJobArn": self.jobs.create(params, tags)}
 
     def describe_training_job(self, params: dict) -> dict:
-        return describe_training_job(self.jobs.job(params["TrainingJobName"]))
+        return describe(self.jobs.job(params["TrainingJobName"]))
 
     def list_training_jobs(self, params: dict) -> dict:
         if params.get("WarmPoolStatusEquals") or params.get("TrainingPlanArnEquals"):
             return {"TrainingJobSummaries": []}  # no job here has a warm pool or a training plan
         limit = params.get("MaxResults", DEFAULT_LIST_RESULTS)
         offset = decode_token(params.get("NextToken"))
+        self.jobs.jobs.settle_all()  # a job whose process died is Failed, not InProgress, in the list
 
         def seconds(key):
             return params[key].timestamp() if key in params else None

@@ -13,7 +13,6 @@ or the environment has credentials (see emulator.api.sigv4 and docs/security.md)
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,22 +20,26 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from emulator.api.app import create_app
+from emulator.api.hosting_ops import HostingOperations
 from emulator.api.logs_ops import LogsOperations
 from emulator.api.metrics_ops import MetricsOperations
-from emulator.api.placement import DEFAULT_IMAGE_REPO, Placer
-from emulator.api.request_validator import MAX_BODY_BYTES, RequestPolicy
+from emulator.api.request_validator import MAX_BODY_BYTES, RequestPolicy, merged
+from emulator.api.runtime import RuntimeOperations
 from emulator.api.sagemaker_ops import SageMakerOperations
 from emulator.api.service import ServiceOptions, TrainingService
 from emulator.api.sigv4 import configured_credentials
+from emulator.hosting.service import HostingService, open_hosting
 from emulator.instance_types import HOST_LIMIT_ENV, host_limit
 from emulator.jobhome import JobHome, default_home
-from emulator.lifecycle import DEFAULT_STOP_GRACE_SECONDS
-from emulator.store import JobStore
+from emulator.jobs import Jobs
+from emulator.runners.base import DEFAULT_STOP_GRACE_SECONDS
+from emulator.runners.placement import DEFAULT_IMAGE_REPO, Placer
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8777
-PROCESS_COMMAND_ENV = "SMLOCAL_PROCESS_COMMAND"
 SHUTDOWN_SECONDS = 20.0
+# Endpoints' servers get this long to finish in-flight requests when the server stops.
+HOSTING_SHUTDOWN_SECONDS = 5.0
 
 log = logging.getLogger("smlocal.api")
 
@@ -46,7 +49,7 @@ class ApiConfig:
     home: Path = field(default_factory=default_home)
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    max_concurrent_jobs: int = 1          # hosts that train at once (a job takes one per instance)
+    max_concurrent_jobs: int | None = None  # hosts that train at once (a job takes one per instance); None: host_limit()
     runner: str = "auto"
     strict_gpu: bool = False
     stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS
@@ -65,44 +68,52 @@ class ApiConfig:
                              max_body_bytes=self.max_body_bytes)
 
 
-def concurrent_hosts(requested: int) -> int:
-    """Hosts the server trains at once: as asked, but never more than the machine runs (host_limit)."""
+def concurrent_hosts(requested: int | None) -> int:
+    """Hosts the server trains at once: as asked (default: all the machine runs), but never more
+    than the machine runs (host_limit)."""
     machine = host_limit()
+    if requested is None:
+        return machine
     if requested > machine:
         log.warning("--max-concurrent-jobs %d is more hosts than this machine runs at once (%d); training at most "
                     "%d at once. %s raises the machine's limit.", requested, machine, machine, HOST_LIMIT_ENV)
     return min(requested, machine)
 
 
-def build(config: ApiConfig) -> tuple[Flask, TrainingService]:
-    """The app and its job service; marks jobs a previous server left unfinished as Failed."""
+def build(config: ApiConfig) -> tuple[Flask, TrainingService, HostingService]:
+    """The app, its job and hosting services; marks jobs a previous server left unfinished as Failed
+    and starts the endpoints it left deployed again."""
     policy = config.request_policy()  # first: refuse half-given credentials before touching the store
-    home = JobHome(config.home)
-    store = JobStore.open(home)
     placer = Placer(config.runner, strict_gpu=config.strict_gpu, image_repo=config.image_repo,
-                    stop_grace_seconds=config.stop_grace_seconds,
-                    process_command=os.environ.get(PROCESS_COMMAND_ENV))
+                    stop_grace_seconds=config.stop_grace_seconds)
     options = ServiceOptions(max_concurrent_jobs=concurrent_hosts(config.max_concurrent_jobs),
                              stop_grace_seconds=config.stop_grace_seconds)
-    service = TrainingService(home, store, placer, options)
-    recovered = service.recover()
+    jobs = Jobs(JobHome(config.home), region=options.region, account=options.account)
+    service = TrainingService(jobs, placer, options)
+    recovered = jobs.settle_all()
     if recovered:
-        log.warning("marked %d job(s) Failed that were running when the server last stopped: %s",
-                    len(recovered), ", ".join(recovered))
-    app = create_app([SageMakerOperations(service), LogsOperations(store, options.region, options.account),
-                      MetricsOperations(store)], policy)
+        log.warning("marked %d job(s) Failed whose process is gone (the server's last run, or a killed smlocal "
+                    "train): %s", len(recovered), ", ".join(recovered))
+    hosting = open_hosting(config.home, placer, region=options.region, account=options.account)
+    restarted = hosting.recover()
+    if restarted:
+        log.info("starting %d endpoint(s) again: %s", len(restarted), ", ".join(restarted))
+    app = create_app([merged(SageMakerOperations(service), HostingOperations(hosting)),
+                      LogsOperations(jobs.store, options.region, options.account, hosting.ctx.logs),
+                      MetricsOperations(jobs.store), RuntimeOperations(hosting)], policy)
     if policy.credentials is None:
         log.warning("signatures are not checked: no credentials configured (access key/secret key, or "
                     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
     else:
         log.info("requests must be signed with access key %s", policy.credentials.access_key)
-    return app, service
+    return app, service, hosting
 
 
 class ApiServer(BaseApplication):
     def __init__(self, config: ApiConfig) -> None:
         self.config = config
         self.service: TrainingService | None = None
+        self.hosting: HostingService | None = None
         super().__init__()
 
     def load_config(self) -> None:
@@ -126,12 +137,14 @@ class ApiServer(BaseApplication):
 
     def load(self) -> Flask:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        app, self.service = build(self.config)
+        app, self.service, self.hosting = build(self.config)
         log.info("smlocal API on http://%s:%d (job home %s, %d host(s) at once, runner %s)", self.config.host,
-                 self.config.port, self.config.home, self.config.max_concurrent_jobs, self.config.runner)
+                 self.config.port, self.config.home, self.service.slots.slots, self.config.runner)
         return app
 
     def _worker_exit(self, server, worker) -> None:  # noqa: ARG002 - gunicorn's hook signature
+        if self.hosting is not None:  # its endpoints start again with the next server
+            self.hosting.shutdown(HOSTING_SHUTDOWN_SECONDS)
         if self.service is not None:
             self.service.shutdown(SHUTDOWN_SECONDS)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 LogSink = Callable[[str, str], None]  # (host, line) -> None
+# Between SIGTERM and SIGKILL when a job is stopped (SageMaker gives 120 s).
+DEFAULT_STOP_GRACE_SECONDS = 120.0
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Which runner and image a job gets.
+"""Which runner and image a job gets, for `smlocal train` and the API alike.
 
 SageMaker's built-in images (`<account>.dkr.ecr.<region>.amazonaws.com/image-classification:1`,
 as `sagemaker.image_uris.retrieve` returns them, for any account and region) stand for this
@@ -6,47 +6,64 @@ project's images of the same algorithm (`smlocal/<algorithm>:latest`, `:gpu` for
 types on a machine with GPUs); `AlgorithmName` naming a built-in means the same. Any other image
 is a bring-your-own container and runs as it is, with Docker.
 
-Runner, unless the server forces one:
+Runner, unless `--runner docker|process` forces one:
 - built-in algorithm: Docker when an engine answers and the local image exists, else local
   processes (`python -m container train`, this project's own code, no Docker needed);
 - any other image: Docker.
-The choice, and why, goes into the job's log.
+The choice, and why, goes into the job's log. The built-ins are the algorithms of the manifest
+(emulator.algorithms), also those an installation adds.
 """
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from emulator import algorithms
 from emulator.instance_types import UnknownInstanceType, lookup, visible_gpu_count
-from emulator.runners.base import LogSink, RunRequest, Runner, RunningJob
-from emulator.spec import ALGORITHMS, RequestValidationError, TrainingJobSpec
+from emulator.runners.base import DEFAULT_STOP_GRACE_SECONDS, LogSink, RunRequest, Runner, RunningJob
+from emulator.spec import RequestValidationError, TrainingJobSpec
 
 RUNNER_MODES = ("auto", "docker", "process")
 DEFAULT_IMAGE_REPO = "smlocal"
 CPU_TAG, GPU_TAG = "latest", "gpu"
-
-# <12-digit account>.dkr.ecr.<region>.amazonaws.com[.cn]/<built-in>:<tag>
-BUILTIN_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
-    r"(?P<algorithm>" + "|".join(ALGORITHMS) + r"):(?P<tag>[A-Za-z0-9_.\-]+)$")
+# The process runner's command instead of `python -m container train` (the tests' fake algorithm).
+PROCESS_COMMAND_ENV = "SMLOCAL_PROCESS_COMMAND"
+# <12-digit account>.dkr.ecr.<region>.amazonaws.com[.cn]/<algorithm>:<tag>
+BUILTIN_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/"
+                           r"(?P<algorithm>[A-Za-z0-9-]+):[A-Za-z0-9_.\-]+$")
 
 
 def builtin_algorithm(spec: TrainingJobSpec) -> str | None:
     """The built-in algorithm a request asks for by SageMaker's own names, else None."""
-    if spec.algorithm_name in ALGORITHMS:
+    known = algorithms.names()
+    if spec.algorithm_name in known:
         return spec.algorithm_name
     match = BUILTIN_IMAGE.match(spec.training_image or "")
-    return match.group("algorithm") if match else None
+    return match["algorithm"] if match and match["algorithm"] in known else None
 
 
 @dataclass(frozen=True)
 class Placement:
+    """The chosen runner, itself a Runner: it starts the chosen image."""
+
     runner: Runner
     kind: str                 # "docker" or "process"
     image: str | None         # what the Docker runner starts (None: the process runner)
     note: str                 # one line for the job log: what runs and why
+
+    @property
+    def name(self) -> str:
+        return self.runner.name
+
+    @property
+    def sees_host_paths(self) -> bool:
+        return self.runner.sees_host_paths
+
+    def start(self, request: RunRequest, log: LogSink) -> RunningJob:
+        return self.runner.start(request if self.image is None else replace(request, image=self.image), log)
 
 
 class DockerProbe:
@@ -79,7 +96,7 @@ class DockerProbe:
 
 class Placer:
     def __init__(self, mode: str = "auto", *, strict_gpu: bool = False, image_repo: str = DEFAULT_IMAGE_REPO,
-                 stop_grace_seconds: float = 120.0, process_command: str | None = None,
+                 stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS, process_command: str | None = None,
                  docker: DockerProbe | None = None, gpu_count: Callable[[], int] = visible_gpu_count,
                  runner_factory: Callable[[str], Runner] | None = None) -> None:
         if mode not in RUNNER_MODES:
@@ -88,7 +105,7 @@ class Placer:
         self.strict_gpu = strict_gpu
         self.image_repo = image_repo
         self.stop_grace_seconds = stop_grace_seconds
-        self.process_command = process_command
+        self.process_command = process_command or os.environ.get(PROCESS_COMMAND_ENV)
         self.docker = docker or DockerProbe()
         self.gpu_count = gpu_count
         self._runner_factory = runner_factory or self._make_runner
@@ -116,6 +133,7 @@ class Placer:
 
     def place(self, spec: TrainingJobSpec) -> Placement:
         """Raises RequestValidationError when the forced runner cannot run this job at all."""
+        forced = f"forced by --runner {self.mode}"
         builtin = builtin_algorithm(spec)
         requested = spec.training_image or f"AlgorithmName {spec.algorithm_name}"
         if builtin is None:
@@ -123,17 +141,16 @@ class Placer:
                 if spec.algorithm is None:
                     raise RequestValidationError(
                         f"TrainingImage '{spec.training_image}' is not one of the built-in algorithms "
-                        f"({', '.join(ALGORITHMS)}), and this server runs jobs as local processes "
-                        f"(--runner process), which run only those; start it with --runner docker or auto.")
-                return self._process(f"Runner: process (forced by the server), algorithm {spec.algorithm}.")
+                        f"({', '.join(algorithms.names())}), and jobs run here as local processes "
+                        f"(--runner process), which run only those; use --runner docker or auto.")
+                return self._process(f"Runner: process ({forced}), algorithm {spec.algorithm}.")
             return self._docker(spec.training_image, f"Runner: docker, image {spec.training_image} "
                                                      f"(bring-your-own container).")
         image = self.local_image(builtin, spec.instance_type)
         if self.mode == "process":
-            return self._process(f"Runner: process (forced by the server), algorithm {builtin} "
-                                       f"(for {requested}).")
+            return self._process(f"Runner: process ({forced}), algorithm {builtin} (for {requested}).")
         if self.mode == "docker":
-            return self._docker(image, f"Runner: docker (forced by the server), image {image} (for {requested}).")
+            return self._docker(image, f"Runner: docker ({forced}), image {image} (for {requested}).")
         if not self.docker.engine():
             return self._process(f"Runner: process, algorithm {builtin} (for {requested}): no Docker engine "
                                        f"answers, so this project's code runs as local processes.")
@@ -148,21 +165,3 @@ class Placer:
 
     def _process(self, note: str) -> Placement:
         return Placement(self._runner_factory("process"), "process", None, note)
-
-
-class PlacedRunner:
-    """The chosen runner, starting the chosen image, telling `on_started` what it started."""
-
-    def __init__(self, placement: Placement, on_started: Callable[[RunningJob], None] | None = None) -> None:
-        self.placement = placement
-        self.name = placement.runner.name
-        self.sees_host_paths = placement.runner.sees_host_paths
-        self._on_started = on_started
-
-    def start(self, request: RunRequest, log: LogSink) -> RunningJob:
-        if self.placement.image is not None:
-            request = replace(request, image=self.placement.image)
-        running = self.placement.runner.start(request, log)
-        if self._on_started is not None:
-            self._on_started(running)
-        return running

@@ -16,7 +16,7 @@ HP = ["--hp", "num_layers=18", "--hp", "num_classes=4", "--hp", "num_training_sa
 
 def smlocal_train(image, ic_data, home, name, *extra):
     channels = [f"{c}={ic_data[c]['rec']},content_type=application/x-recordio" for c in ("train", "validation")]
-    args = [sys.executable, "-m", "emulator.cli", "train", "--image", image, "--job-name", name, "--home", str(home),
+    args = [sys.executable, "-m", "emulator.cli", "--home", str(home), "train", "--image", image, "--job-name", name,
             "--channel", channels[0], "--channel", channels[1], *HP, *extra]
     return subprocess.run(args, capture_output=True, text=True, timeout=900, env={**os.environ, "SMLOCAL_HOME": str(home)})
 

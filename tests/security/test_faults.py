@@ -21,6 +21,8 @@ import pytest
 from click.testing import CliRunner
 
 from emulator.cli import main
+from emulator.jobhome import JobHome
+from emulator.store import JobStore
 from tests import ic_jobs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,7 +104,7 @@ def kill_cli(proc):
 
 
 def described(tmp_path, name) -> dict:
-    result = smlocal("describe", name, "--home", tmp_path / "home")
+    result = smlocal("--home", tmp_path / "home", "describe", name)
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
@@ -112,7 +114,7 @@ def assert_failed_because_abandoned(tmp_path, name, phase):
     assert (state["TrainingJobStatus"], state["SecondaryStatus"]) == ("Failed", "Failed")
     assert state["FailureReason"].startswith("InternalServerError: The process that ran this job (pid ")
     assert f"ended while the job was InProgress ({phase}) without finishing it" in state["FailureReason"]
-    listed = smlocal("list", "--home", tmp_path / "home").output
+    listed = smlocal("--home", tmp_path / "home", "list").output
     assert any(line.split()[2:] == ["Failed", "Failed", name] for line in listed.splitlines()), listed
     return state
 
@@ -131,7 +133,7 @@ def test_killed_while_staging(tmp_path, data):
     kill_cli(proc)
     assert job_processes("kill-staging") == []
     assert_failed_because_abandoned(tmp_path, "kill-staging", "Downloading")
-    assert smlocal("delete", "kill-staging", "--home", tmp_path / "home").exit_code == 0
+    assert smlocal("--home", tmp_path / "home", "delete", "kill-staging").exit_code == 0
 
 
 def test_killed_while_training_leaves_no_process_behind(tmp_path, data):
@@ -149,7 +151,9 @@ def test_killed_while_packing_the_model_leaves_no_partial_tarball(tmp_path, data
     wait_until((tmp_path / "kill-packing.paused").exists, 30, "the CLI to pack the model")
     kill_cli(proc)
     state = assert_failed_because_abandoned(tmp_path, "kill-packing", "Uploading")
-    assert "ModelArtifacts" not in state
+    # Describe names where model.tar.gz would be (the model requires it), but the job claims none.
+    assert JobStore.open(JobHome(tmp_path / "home")).job("kill-packing").result.model_artifacts is None
+    assert not Path(state["ModelArtifacts"]["S3ModelArtifacts"]).exists()
     assert not (tmp_path / "home" / "output" / "kill-packing" / "output" / "model.tar.gz").exists()
 
 

@@ -5,8 +5,8 @@ calls that join names into paths; a canary tree (a job home with a finished job,
 beside it) must come out byte for byte, mode for mode, unchanged.
 """
 import hashlib
-import json
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -14,9 +14,11 @@ from click.testing import CliRunner
 
 from emulator.cli import main
 from emulator.jobhome import JobDir, JobHome
+from emulator.jobstate import JobResult
 from emulator.pipe import fifo_path
 from emulator.spec import RequestValidationError, TrainingJobSpec, path_segment
 from emulator.staging import channel_dir
+from emulator.store import JobStore
 
 HOSTILE = {
     "dot-dot": "..",
@@ -55,18 +57,19 @@ def tree_checksums(root: Path) -> dict[str, tuple]:
 
 @pytest.fixture
 def canary(tmp_path):
-    """A job home with a finished job and its artifacts, a file in the home, and a folder beside it."""
+    """A job home with a finished job (its record, folder and artifacts), and a folder beside it."""
     home = tmp_path / "home"
     job = home / "jobs" / "keep-me"
     (job / "hosts" / "algo-1" / "input" / "config").mkdir(parents=True)
     (job / "hosts" / "algo-1" / "input" / "config" / "hyperparameters.json").write_text('{"epochs": "1"}')
-    (job / "job.json").write_text(json.dumps({"TrainingJobName": "keep-me", "TrainingJobStatus": "Completed",
-                                              "SecondaryStatus": "Completed",
-                                              "CreationTime": "2024-01-01T00:00:00+00:00"}))
-    (job / "request.json").write_text("{}")
+    (job / "job.log").write_text("2024-01-01T00:00:00.000+00:00 [smlocal] Completed - Training job completed\n")
     (home / "output" / "keep-me" / "output").mkdir(parents=True)
     (home / "output" / "keep-me" / "output" / "model.tar.gz").write_bytes(b"model bytes")
-    (home / "smlocal.db").write_bytes(b"database")
+    done = JobResult("keep-me", "arn:aws:sagemaker:us-east-1:123456789012:training-job/keep-me",
+                     datetime(2024, 1, 1, tzinfo=timezone.utc), "Completed", "Completed")
+    store = JobStore.open(JobHome(home))
+    store.insert_job("keep-me", done.arn, {"TrainingJobName": "keep-me"}, done.to_record(), {})
+    store.close()
     (tmp_path / "outside").mkdir()
     (tmp_path / "outside" / "precious.txt").write_text("do not touch")
     (tmp_path / "data").mkdir()
@@ -112,7 +115,7 @@ def test_every_path_built_from_a_name_refuses_it(tmp_path, name):
 @pytest.mark.parametrize("name", HOSTILE.values(), ids=HOSTILE.keys())
 def test_commands_taking_a_job_name_refuse_hostile_names_and_change_nothing(canary, command, name):
     before = tree_checksums(canary)
-    result = smlocal(command, name, "--home", str(canary / "home"))
+    result = smlocal("--home", str(canary / "home"), command, name)
     assert result.exit_code == 2, result.output
     assert "Error: ValidationException: 1 validation error detected: Value" in result.output
     assert "at 'trainingJobName' failed to satisfy constraint" in result.output
@@ -122,8 +125,7 @@ def test_commands_taking_a_job_name_refuse_hostile_names_and_change_nothing(cana
 @pytest.mark.parametrize("name", HOSTILE.values(), ids=HOSTILE.keys())
 def test_train_refuses_a_hostile_job_name_before_creating_anything(canary, name):
     before = tree_checksums(canary)
-    result = smlocal("train", "--algorithm", "image-classification", "--job-name", name, "--home",
-                     str(canary / "home"), "--channel", f"train={canary / 'data'}")
+    result = smlocal("--home", str(canary / "home"), "train", "--algorithm", "image-classification", "--job-name", name, "--channel", f"train={canary / 'data'}")
     assert result.exit_code == 2, result.output
     assert tree_checksums(canary) == before
 
@@ -137,8 +139,8 @@ def test_train_refuses_a_hostile_channel_name_before_creating_anything(canary, n
     # '..' and '.' pass SageMaker's channel pattern: before, input/data/.. was input/ and the
     # channel's files replaced the job's own hyperparameters.json.
     before = tree_checksums(canary)
-    result = smlocal("train", "--algorithm", "image-classification", "--job-name", "hostile-channel", "--home",
-                     str(canary / "home"), "--channel", f"{name}={canary / 'data'}")
+    result = smlocal("--home", str(canary / "home"), "train", "--algorithm", "image-classification", "--job-name",
+                     "hostile-channel", "--channel", f"{name}={canary / 'data'}")
     assert result.exit_code == 2, result.output
     assert "Error: ValidationException" in result.output and "channelname" in result.output.lower()
     assert tree_checksums(canary) == before
@@ -159,16 +161,19 @@ def test_dot_channel_names_are_refused_by_the_request_validation(name):
 def test_the_canary_sees_a_real_delete(canary):
     """The checksums notice what the refused commands would have done."""
     before = tree_checksums(canary)
-    result = smlocal("delete", "keep-me", "--home", str(canary / "home"))
+    result = smlocal("--home", str(canary / "home"), "delete", "keep-me")
     assert result.exit_code == 0, result.output
     after = tree_checksums(canary)
-    assert "home/jobs/keep-me/job.json" in before and "home/jobs/keep-me" not in after
-    assert {k: v for k, v in before.items() if not k.startswith("home/jobs/keep-me")} == after
+    assert "home/jobs/keep-me/job.log" in before and "home/jobs/keep-me" not in after
+    assert JobStore.open(JobHome(canary / "home")).job("keep-me") is None
+    unchanged = ("home/jobs/keep-me", "home/smlocal.db")
+    assert {k: v for k, v in before.items() if not k.startswith(unchanged)} == \
+        {k: v for k, v in after.items() if not k.startswith(unchanged)}
 
 
 def test_list_ignores_folders_whose_names_are_not_job_names(canary):
     (canary / "home" / "jobs" / "not a job").mkdir()
-    (canary / "home" / "jobs" / "not a job" / "job.json").write_text("{}")
-    result = smlocal("list", "--home", str(canary / "home"))
+    (canary / "home" / "jobs" / "not a job" / "job.log").write_text("")
+    result = smlocal("--home", str(canary / "home"), "list")
     assert result.exit_code == 0, result.output
     assert "keep-me" in result.output and "not a job" not in result.output

@@ -70,7 +70,7 @@ class ApiServer:
     def start(self) -> "ApiServer":
         self.log_path = self.home.parent / f"server-{self.port}-{int(time.time() * 1000)}.log"
         self.home.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "emulator.cli", "api", "--home", str(self.home), "--port", str(self.port),
+        command = [sys.executable, "-m", "emulator.cli", "--home", str(self.home), "api", "--port", str(self.port),
                    "--threads", "4", *self.args]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -196,6 +196,14 @@ def wait_for(client, name: str, statuses=("Completed", "Failed", "Stopped"), tim
             raise AssertionError(f"{name} still {description['TrainingJobStatus']}/{description['SecondaryStatus']} "
                                  f"after {timeout} s")
         time.sleep(0.1)
+
+
+def smlocal_cli(home: Path, *args: str, env: dict | None = None) -> str:
+    """`smlocal --home HOME ARGS...` as a user runs it next to the server; its standard output."""
+    done = subprocess.run([sys.executable, "-m", "emulator.cli", "--home", str(home), *args], cwd=REPO,
+                          env=env or server_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def stream_messages(logs, job: str, host: str = "algo-1") -> list[str]:

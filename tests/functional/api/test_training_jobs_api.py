@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.functional.api.conftest import IC_IMAGE, LOG_GROUP, stream_messages, wait_for
+from tests.functional.api.conftest import IC_IMAGE, LOG_GROUP, smlocal_cli, stream_messages, wait_for
 
 
 def error_of(call, **kwargs) -> tuple[str, str]:
@@ -56,7 +56,7 @@ def test_validation_errors_use_the_services_codes_and_wording(api, job_request):
     assert code == "ValidationException"
     assert message == ("1 validation error detected: Value 'bad_name' at 'trainingJobName' failed to satisfy "
                        "constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
-    bad = job_request("bad-enum", ResourceConfig={"InstanceType": "ml.nope.large", "InstanceCount": 0,
+    bad = job_request("bad-enum", ResourceConfig={"InstanceType": "ml.nope.large", "InstanceCount": 1,
                                                   "VolumeSizeInGB": 1})
     code, message = error_of(sm.create_training_job, **bad)
     assert code == "ValidationException" and message.startswith("1 validation error detected: Value 'ml.nope.large' "
@@ -68,9 +68,9 @@ def test_validation_errors_use_the_services_codes_and_wording(api, job_request):
     assert error_of(sm.describe_training_job, TrainingJobName="no-such-job") == (
         "ValidationException", "Requested resource not found.")
     assert error_of(sm.stop_training_job, TrainingJobName="no-such-job")[1] == "Requested resource not found."
-    plain_path = job_request("plain-output", OutputDataConfig={"S3OutputPath": "/tmp/out"})
+    relative_path = job_request("relative-output", OutputDataConfig={"S3OutputPath": "tmp/out"})
     assert "at 'outputDataConfig.s3OutputPath' failed to satisfy constraint: Member must satisfy regular " \
-           "expression pattern: ^(https|s3)://([^/]+)/?(.*)" in error_of(sm.create_training_job, **plain_path)[1]
+           "expression pattern: ^(https|s3)://([^/]+)/?(.*)" in error_of(sm.create_training_job, **relative_path)[1]
     # Nothing was created for refused requests.
     assert sm.list_training_jobs()["TrainingJobSummaries"] == []
     assert not (api.home / "jobs").exists() or not any((api.home / "jobs").iterdir())
@@ -327,11 +327,12 @@ def test_restart_keeps_jobs_logs_and_metrics_and_fails_jobs_that_were_running(ma
 
     failed = sm.describe_training_job(TrainingJobName="interrupted")
     assert (failed["TrainingJobStatus"], failed["SecondaryStatus"]) == ("Failed", "Failed")
-    assert failed["FailureReason"].startswith("InternalServerError: The smlocal API server stopped while this job "
-                                              "was InProgress (Training)")
+    assert failed["FailureReason"].startswith("InternalServerError: The process that ran this job (pid ")
+    assert "ended while the job was InProgress (Training) without finishing it" in failed["FailureReason"]
     assert failed["SecondaryStatusTransitions"][-1]["Status"] == "Failed"
     assert "ready" in stream_messages(logs, "interrupted")
-    assert json.loads((home / "jobs" / "interrupted" / "job.json").read_text())["TrainingJobStatus"] == "Failed"
+    assert f"[smlocal] {failed['FailureReason']}" in stream_messages(logs, "interrupted")
+    assert json.loads(smlocal_cli(home, "describe", "interrupted"))["TrainingJobStatus"] == "Failed"
     assert not _alive(pid), "the algorithm of the interrupted job is still running"
     assert [j["TrainingJobName"] for j in sm.list_training_jobs()["TrainingJobSummaries"]] == ["kept", "interrupted"]
 
@@ -343,9 +344,9 @@ def _job_pid(server, name: str) -> int:
     deadline = time.monotonic() + 10
     while True:
         with sqlite3.connect(server.home / "smlocal.db") as db:
-            extra = json.loads(db.execute("SELECT extra FROM jobs WHERE name = ?", (name,)).fetchone()[0])
-        if "processes" in extra or time.monotonic() > deadline:
-            return int(extra["processes"]["pids"]["algo-1"])
+            state = json.loads(db.execute("SELECT state FROM jobs WHERE name = ?", (name,)).fetchone()[0])
+        if state["processes"] or time.monotonic() > deadline:
+            return int(state["processes"]["pids"]["algo-1"])
         time.sleep(0.05)
 
 

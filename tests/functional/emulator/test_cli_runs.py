@@ -25,11 +25,11 @@ def test_train_prints_transitions_metrics_and_artifacts(fake_command, train_data
                      "Epoch[0] Validation-accuracy=0.625", "Metric validation:accuracy = 0.625",
                      f"Model artifacts: {tmp_path}/home/output/cli-job/output/model.tar.gz"):
         assert expected in out
-    described = subprocess.run([sys.executable, "-m", "emulator.cli", "describe", "cli-job", "--home",
-                                str(tmp_path / "home")], capture_output=True, text=True, check=True)
+    described = subprocess.run([sys.executable, "-m", "emulator.cli", "--home", str(tmp_path / "home"),
+                                "describe", "cli-job"], capture_output=True, text=True, check=True)
     state = json.loads(described.stdout)
     assert state["TrainingJobStatus"] == "Completed" and state["HyperParameters"]["lines"]
-    stop = subprocess.run([sys.executable, "-m", "emulator.cli", "stop", "cli-job", "--home", str(tmp_path / "home")],
+    stop = subprocess.run([sys.executable, "-m", "emulator.cli", "--home", str(tmp_path / "home"), "stop", "cli-job"],
                           capture_output=True, text=True)
     assert stop.returncode == 2 and "training job is in status Completed" in stop.stderr
 
@@ -70,17 +70,17 @@ def test_stop_list_and_delete_from_another_terminal(fake_command, train_data, tm
         lines.append(line)
         if line.strip() == "ready":
             break
-    cli = [sys.executable, "-m", "emulator.cli"]
-    listed = subprocess.run([*cli, "list", "--home", home], capture_output=True, text=True, check=True).stdout
+    cli = [sys.executable, "-m", "emulator.cli", "--home", home]
+    listed = subprocess.run([*cli, "list"], capture_output=True, text=True, check=True).stdout
     assert "InProgress" in listed and "to-stop" in listed
-    busy = subprocess.run([*cli, "delete", "to-stop", "--home", home], capture_output=True, text=True)
+    busy = subprocess.run([*cli, "delete", "to-stop"], capture_output=True, text=True)
     assert busy.returncode == 2 and "stop it first" in busy.stderr
-    subprocess.run([*cli, "stop", "to-stop", "--home", home], check=True, capture_output=True)
+    subprocess.run([*cli, "stop", "to-stop"], check=True, capture_output=True)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert "Training job to-stop: Stopped (Stopped)" in out
-    listed = subprocess.run([*cli, "list", "--home", home], capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run([*cli, "list"], capture_output=True, text=True, check=True).stdout
     assert "Stopped" in listed
-    subprocess.run([*cli, "delete", "to-stop", "--home", home], check=True, capture_output=True)
+    subprocess.run([*cli, "delete", "to-stop"], check=True, capture_output=True)
     assert not (tmp_path / "home" / "jobs" / "to-stop").exists()
     assert (tmp_path / "home" / "output" / "to-stop" / "output" / "model.tar.gz").exists()

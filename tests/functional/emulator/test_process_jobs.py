@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from emulator.lifecycle import JobResult, TrainingJob
+from emulator.lifecycle import TrainingJob
 from emulator.runners.process import ProcessRunner
 from emulator.spec import RequestValidationError, TrainingJobSpec
+from emulator.store import JobStore
 
 
 def tar_members(path):
@@ -24,7 +25,7 @@ def statuses(result):
     return [t.status for t in result.transitions]
 
 
-def test_completed_job_has_transitions_metrics_artifacts_and_environment(make_request, run_job, tmp_path):
+def test_completed_job_has_transitions_metrics_artifacts_and_environment(make_request, run_job, job_home, tmp_path):
     lines = ["Epoch[0] Train-accuracy=0.25", "Epoch[0] Validation-accuracy=0.5",
              "Epoch[1] Train-accuracy=0.75", "Epoch[1] Validation-accuracy=0.875"]
     job = run_job(make_request(hyperparameters={"lines": json.dumps(lines)},
@@ -42,11 +43,15 @@ def test_completed_job_has_transitions_metrics_artifacts_and_environment(make_re
     assert env["TRAINING_JOB_ARN"] == "arn:aws:sagemaker:us-east-1:123456789012:training-job/fake-job"
     assert env["USER_VAR"] == "from-request"
     assert json.loads(env["SMLOCAL_HOST_ADDRESSES"]) == {"algo-1": "127.0.0.1"}
-    state = job.dir.read_state()
-    assert state["TrainingJobStatus"] == "Completed" and state["ModelArtifacts"]["S3ModelArtifacts"]
+    store = JobStore.open(job_home)
+    stored = store.job("fake-job")
+    assert stored.status == "Completed" and stored.result.model_artifacts
     assert "[algo-1] Epoch[1] Validation-accuracy=0.875" in job.dir.log_file.read_text()
     assert result.training_seconds >= 1
-    assert JobResult.from_dict(state) == result  # job.json restores the same result
+    assert stored.result == result  # the store restores the same result
+    (stream,) = store.log_streams("fake-job/")
+    assert "Epoch[1] Validation-accuracy=0.875" in [e.message for e in store.log_events(stream.name)]
+    assert [p.value for p in store.metric_values("fake-job", "validation:accuracy")] == [0.5, 0.875]
 
 
 def test_channel_is_staged_with_its_relative_paths(make_request, run_job, train_data):

@@ -1,11 +1,10 @@
-"""Requests checked against botocore's model with the services' wording (emulator.api.shapes)."""
+"""Requests checked against botocore's model with the services' wording (emulator.validation)."""
 from datetime import datetime, timezone
 
 import pytest
 
-from emulator.api.errors import ApiError
-from emulator.api.sagemaker_ops import RELAXATIONS
-from emulator.api.shapes import operation_model, parse_input
+from emulator.spec import TRAINING_RULES
+from emulator.validation import RequestValidationError, operation_model, parse_input
 
 CREATE = operation_model("sagemaker", "CreateTrainingJob").input_shape
 LIST = operation_model("sagemaker", "ListTrainingJobs").input_shape
@@ -19,14 +18,14 @@ def request(**members):
     return base
 
 
-def error(params, shape=CREATE, relaxations=RELAXATIONS) -> ApiError:
-    with pytest.raises(ApiError) as info:
-        parse_input(params, shape, relaxations)
+def error(params, shape=CREATE, rules=TRAINING_RULES) -> RequestValidationError:
+    with pytest.raises(RequestValidationError) as info:
+        parse_input(params, shape, rules)
     return info.value
 
 
 def test_a_valid_request_passes_and_unknown_members_are_dropped():
-    parsed = parse_input(request(Unknown="x"), CREATE, RELAXATIONS)
+    parsed = parse_input(request(Unknown="x"), CREATE, TRAINING_RULES)
     assert parsed["TrainingJobName"] == "job-1" and "Unknown" not in parsed
 
 
@@ -67,13 +66,39 @@ def test_wrong_json_types_are_serialization_errors():
     assert "resourceConfig.instanceCount" in err.message and "integer" in err.message
 
 
-def test_relaxations_accept_local_instance_types_and_file_uris_only_where_documented():
-    parse_input(request(ResourceConfig={"InstanceType": "local", "InstanceCount": 1, "VolumeSizeInGB": 1},
-                        OutputDataConfig={"S3OutputPath": "file:///tmp/out"}), CREATE, RELAXATIONS)
-    assert "at 'outputDataConfig.s3OutputPath'" in error(request(OutputDataConfig={"S3OutputPath": "/tmp/out"})).message
-    # Without the relaxations the real service's rules apply.
+def test_rules_accept_local_instance_types_and_local_locations_only_where_documented():
+    for location in ("file:///tmp/out", "/tmp/out"):
+        parse_input(request(ResourceConfig={"InstanceType": "local", "InstanceCount": 1, "VolumeSizeInGB": 1},
+                            OutputDataConfig={"S3OutputPath": location}), CREATE, TRAINING_RULES)
+    # A relative path means nothing to a server; https:// passes the model but no storage reaches it.
+    for location in ("tmp/out", "https://example.com/out"):
+        message = error(request(OutputDataConfig={"S3OutputPath": location})).message
+        assert f"Value '{location}' at 'outputDataConfig.s3OutputPath' failed to satisfy constraint" in message
+    # Without the rules the real service's apply.
     assert "Member must satisfy enum value set" in error(
-        request(ResourceConfig={"InstanceType": "local", "InstanceCount": 1, "VolumeSizeInGB": 1}), relaxations=()).message
+        request(ResourceConfig={"InstanceType": "local", "InstanceCount": 1, "VolumeSizeInGB": 1}), rules=()).message
+
+
+def test_rules_add_the_bounds_the_service_enforces_and_report_them_with_the_models_errors():
+    message = error(request(TrainingJobName="bad_name", ResourceConfig={"InstanceCount": 0, "VolumeSizeInGB": 0},
+                            StoppingCondition={"MaxRuntimeInSeconds": 2419201})).message
+    assert message.startswith("4 validation errors detected: ")
+    assert "Value '0' at 'resourceConfig.instanceCount' failed to satisfy constraint: Member must have value " \
+           "greater than or equal to 1" in message
+    assert "at 'resourceConfig.volumeSizeInGB'" in message
+    assert "Value '2419201' at 'stoppingCondition.maxRuntimeInSeconds' failed to satisfy constraint: Member must " \
+           "have value less than or equal to 2419200" in message
+    parse_input(request(ResourceConfig={"InstanceCount": 0}), CREATE, ())  # the model alone allows 0
+
+
+def test_metric_regexes_need_a_capture_group():
+    definitions = [{"Name": "a", "Regex": "loss=([0-9.]+)"}, {"Name": "b", "Regex": "loss=[0-9.]+"},
+                   {"Name": "c", "Regex": "loss=([0-9.]+"}]
+    message = error(request(AlgorithmSpecification={"TrainingImage": "img:1", "TrainingInputMode": "File",
+                                                    "MetricDefinitions": definitions})).message
+    assert message.startswith("2 validation errors detected: ")
+    assert "at 'algorithmSpecification.metricDefinitions.2.member.regex'" in message
+    assert "at 'algorithmSpecification.metricDefinitions.3.member.regex'" in message
 
 
 def test_timestamps_from_epoch_seconds_or_iso_text():

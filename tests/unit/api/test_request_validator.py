@@ -33,7 +33,7 @@ class Recorder:
     """A served service whose operations only record that they ran."""
 
     def __init__(self, service, answers):
-        self.service, self.relaxations, self.calls = service, (), []
+        self.service, self.rules, self.calls = service, (), []
         self.operations = {name: (lambda params, name=name, result=result: self.calls.append((name, params)) or result)
                            for name, result in answers.items()}
 

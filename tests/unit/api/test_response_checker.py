@@ -1,7 +1,7 @@
 """The response checker the API tests rely on does flag responses that break botocore's model."""
 from datetime import datetime, timezone
 
-from emulator.api.shapes import operation_model
+from emulator.validation import operation_model
 from tests.api_model import problems
 
 DESCRIBE = operation_model("sagemaker", "DescribeTrainingJob").output_shape

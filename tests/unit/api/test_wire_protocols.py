@@ -9,7 +9,7 @@ from botocore.parsers import create_parser
 from emulator.api.app import create_app
 from emulator.api.logs_ops import LogsOperations
 from emulator.api.metrics_ops import MetricsOperations
-from emulator.api.shapes import operation_model
+from emulator.validation import operation_model
 from emulator.jobhome import JobHome
 from emulator.store import JobStore
 

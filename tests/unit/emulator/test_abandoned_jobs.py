@@ -1,8 +1,9 @@
 """Jobs whose process died are marked Failed by the next look; hosts are capped by the machine."""
-import json
 import os
+import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -10,20 +11,15 @@ from click.testing import CliRunner
 from emulator.cli import main
 from emulator.instance_types import HostCapacity, host_limit, machine_host_limit
 from emulator.jobhome import JobHome
-from emulator.lifecycle import TrainingJob, fail_if_abandoned, hosts_in_use
+from emulator.jobs import Jobs
+from emulator.jobstate import JobResult, Transition
+from emulator.lifecycle import TrainingJob
 from emulator.runners.process import ProcessRunner
 from emulator.spec import RequestValidationError, TrainingJobSpec
+from emulator.store import JobStore, StoreError
 
 GIB = 1024 ** 3
-
-
-def running_state(name, secondary="Training", **emulator):
-    return {"TrainingJobName": name, "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
-            "TrainingJobStatus": "InProgress", "SecondaryStatus": secondary,
-            "SecondaryStatusTransitions": [{"Status": secondary, "StartTime": "2024-01-01T00:00:00+00:00",
-                                            "StatusMessage": "..."}],
-            "CreationTime": "2024-01-01T00:00:00+00:00", "FinalMetricDataList": [],
-            "Emulator": {"OwnerPid": 999999, "ExitCodes": {}, **emulator}}
+START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
 def request_body(name, output, instance_count=1):
@@ -33,33 +29,39 @@ def request_body(name, output, instance_count=1):
             "ResourceConfig": {"InstanceType": "local", "InstanceCount": instance_count, "VolumeSizeInGB": 1}}
 
 
-def make_job(home: JobHome, name, state, output):
+def make_job(home: JobHome, name, output, secondary="Training", processes=None):
+    """A job as a process that ran it and died leaves it: its record InProgress, its folder, no lock."""
     job = home.create_job_dir(name)
-    job.write_json(job.request_file, request_body(name, output))
-    job.write_json(job.state_file, state)
+    result = JobResult(job_name=name, arn=f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
+                       creation_time=START, secondary_status=secondary, transitions=[Transition(secondary, START, "...")],
+                       owner_pid=999999, processes=processes or {})
+    JobStore.open(home).insert_job(name, result.arn, request_body(name, output), result.to_record(), {})
     return job
 
 
 def test_a_job_whose_owner_is_gone_is_marked_failed_with_the_reason(tmp_path):
     home = JobHome(tmp_path / "home")
-    job = make_job(home, "orphan", running_state("orphan"), tmp_path / "out")
-    assert fail_if_abandoned(job)
-    state = job.read_state()
-    assert (state["TrainingJobStatus"], state["SecondaryStatus"]) == ("Failed", "Failed")
-    assert state["FailureReason"].startswith("InternalServerError: The process that ran this job (pid 999999) ended "
-                                             "while the job was InProgress (Training) without finishing it")
-    assert [t["Status"] for t in state["SecondaryStatusTransitions"]] == ["Training", "Failed"]
-    assert "ModelArtifacts" not in state
+    job = make_job(home, "orphan", tmp_path / "out")
+    jobs = Jobs(home)
+    assert jobs.settle_all() == ["orphan"]
+    state = jobs.get("orphan").result
+    assert (state.status, state.secondary_status) == ("Failed", "Failed")
+    assert state.failure_reason.startswith("InternalServerError: The process that ran this job (pid 999999) ended "
+                                           "while the job was InProgress (Training) without finishing it")
+    assert [t.status for t in state.transitions] == ["Training", "Failed"]
+    assert state.model_artifacts is None
     assert "pid 999999" in job.log_file.read_text()
-    assert not fail_if_abandoned(job)  # once is enough
+    assert "[smlocal] InternalServerError: The process that ran this job (pid 999999)" in \
+        jobs.store.log_events(jobs.store.log_streams("orphan/")[0].name)[-1].message
+    assert jobs.settle_all() == []  # once is enough
 
 
 def test_a_job_whose_owner_lives_is_left_alone(tmp_path):
-    job = make_job(JobHome(tmp_path / "home"), "alive", running_state("alive"), tmp_path / "out")
-    owner = job.claim()
+    home = JobHome(tmp_path / "home")
+    owner = make_job(home, "alive", tmp_path / "out").claim()
     try:
-        assert not fail_if_abandoned(job)
-        assert job.read_state()["TrainingJobStatus"] == "InProgress"
+        assert Jobs(home).settle_all() == []
+        assert Jobs(home).get("alive").status == "InProgress"
     finally:
         owner.release()
 
@@ -68,9 +70,9 @@ def test_a_model_packed_before_the_owner_died_is_kept(tmp_path):
     model = tmp_path / "out" / "packed" / "output" / "model.tar.gz"
     model.parent.mkdir(parents=True)
     model.write_bytes(b"complete tarball")
-    job = make_job(JobHome(tmp_path / "home"), "packed", running_state("packed", "Uploading"), tmp_path / "out")
-    assert fail_if_abandoned(job)
-    assert job.read_state()["ModelArtifacts"] == {"S3ModelArtifacts": str(model)}
+    home = JobHome(tmp_path / "home")
+    make_job(home, "packed", tmp_path / "out", "Uploading")
+    assert Jobs(home).get("packed").result.model_artifacts == str(model)
 
 
 def test_processes_the_dead_owner_left_are_killed(tmp_path):
@@ -79,9 +81,10 @@ def test_processes_the_dead_owner_left_are_killed(tmp_path):
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True,
                                 env={**os.environ, "TRAINING_JOB_NAME": "someone-else"})
     try:
-        state = running_state("leftover", Processes={"pids": {"algo-1": leftover.pid, "algo-2": stranger.pid}})
-        job = make_job(JobHome(tmp_path / "home"), "leftover", state, tmp_path / "out")
-        assert fail_if_abandoned(job)
+        home = JobHome(tmp_path / "home")
+        make_job(home, "leftover", tmp_path / "out",
+                 processes={"pids": {"algo-1": leftover.pid, "algo-2": stranger.pid}})
+        assert Jobs(home).settle_all() == ["leftover"]
         assert leftover.wait(5) == -9
         assert stranger.poll() is None  # a reused pid of another job's process is not touched
     finally:
@@ -96,38 +99,47 @@ def smlocal(*args):
 
 def test_commands_mark_an_abandoned_job_failed_so_it_can_be_deleted(tmp_path):
     home = JobHome(tmp_path / "home")
-    make_job(home, "dead-owner", running_state("dead-owner"), tmp_path / "out")
-    listed = smlocal("list", "--home", str(home.root))
+    make_job(home, "dead-owner", tmp_path / "out")
+    listed = smlocal("--home", str(home.root), "list")
     assert "Failed" in listed.output and "dead-owner" in listed.output
-    stopped = smlocal("stop", "dead-owner", "--home", str(home.root))
+    stopped = smlocal("--home", str(home.root), "stop", "dead-owner")
     assert stopped.exit_code == 2 and "training job is in status Failed" in stopped.output
-    assert smlocal("delete", "dead-owner", "--home", str(home.root)).exit_code == 0
+    assert smlocal("--home", str(home.root), "delete", "dead-owner").exit_code == 0
     assert not (home.jobs / "dead-owner").exists()
+    assert JobStore.open(home).job("dead-owner") is None
 
 
 def test_delete_refuses_a_job_a_live_process_runs(tmp_path):
     home = JobHome(tmp_path / "home")
-    owner = make_job(home, "busy", running_state("busy"), tmp_path / "out").claim()
+    owner = make_job(home, "busy", tmp_path / "out").claim()
     try:
-        result = smlocal("delete", "busy", "--home", str(home.root))
+        result = smlocal("--home", str(home.root), "delete", "busy")
         assert result.exit_code == 2 and "ResourceInUse: The training job busy is InProgress; stop it first" in result.output
         assert (home.jobs / "busy").is_dir()
     finally:
         owner.release()
 
 
-@pytest.mark.parametrize("content", ["{not json", "[]", '{"TrainingJobStatus": "Completed"}', ""])
-def test_list_skips_a_corrupt_job_json_with_a_warning(tmp_path, content):
+def test_a_folder_without_a_record_is_no_job(tmp_path):
     home = JobHome(tmp_path / "home")
-    good = make_job(home, "good", running_state("good"), tmp_path / "out")
-    bad = home.create_job_dir("bad")
-    bad.state_file.write_text(content)
-    result = smlocal("list", "--home", str(home.root))
+    good = make_job(home, "good", tmp_path / "out")
+    home.create_job_dir("stray")
+    result = smlocal("--home", str(home.root), "list")
     assert result.exit_code == 0, result.output
-    assert f"Warning: skipping bad: {bad.state_file} is not a job's state" in result.output
-    assert good.name in result.output
-    described = smlocal("describe", "bad", "--home", str(home.root))
-    assert described.exit_code == 2 and "Error: ClientError:" in described.output
+    assert good.name in result.output and "stray" not in result.output
+    described = smlocal("--home", str(home.root), "describe", "stray")
+    assert described.exit_code == 2 and "Error: ValidationException: Requested resource not found." in described.output
+
+
+def test_a_store_of_an_earlier_version_is_refused_with_a_way_out(tmp_path):
+    home = JobHome(tmp_path / "home")
+    home.root.mkdir()
+    with sqlite3.connect(home.root / "smlocal.db") as db:  # job states in the old form, no version
+        db.execute("CREATE TABLE jobs (name TEXT PRIMARY KEY, state TEXT)")
+    with pytest.raises(StoreError, match="written by an earlier smlocal"):
+        JobStore.open(home)
+    result = smlocal("--home", str(home.root), "list")
+    assert result.exit_code == 2 and "move it aside" in result.output
 
 
 @pytest.mark.parametrize("cpus, memory_gib, expected", [(2, 23, 2), (1, 8, 2), (16, 64, 16), (16, 4, 4), (8, 1, 1)])
@@ -165,15 +177,15 @@ def test_an_instance_count_over_the_limit_is_refused_before_anything_is_created(
     assert not home.jobs.exists()
 
 
-def test_hosts_in_use_counts_running_jobs_of_live_owners_only(tmp_path):
+def test_busy_hosts_counts_running_jobs_of_live_owners_only(tmp_path):
     home = JobHome(tmp_path / "home")
-    live = make_job(home, "live", running_state("live"), tmp_path / "out")
-    make_job(home, "dead", running_state("dead"), tmp_path / "out")
-    queued = make_job(home, "queued", running_state("queued", "Starting"), tmp_path / "out")
+    live = make_job(home, "live", tmp_path / "out")
+    make_job(home, "dead", tmp_path / "out")
+    queued = make_job(home, "queued", tmp_path / "out", "Starting")
     owners = [live.claim(), queued.claim()]
     try:
-        assert hosts_in_use(home) == {"live": 1}
+        assert Jobs(home).busy_hosts() == {"live": 1}
     finally:
         for owner in owners:
             owner.release()
-    assert hosts_in_use(home) == {}  # released: nobody runs anything now
+    assert Jobs(home).busy_hosts() == {}  # released: nobody runs anything now

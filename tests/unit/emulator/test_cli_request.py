@@ -8,7 +8,7 @@ from emulator.spec import TrainingJobSpec
 
 
 def dry_run(tmp_path, *args):
-    result = CliRunner().invoke(main, ["train", "--dry-run", "--home", str(tmp_path / "home"), *args])
+    result = CliRunner().invoke(main, ["--home", str(tmp_path / "home"), "train", "--dry-run", *args])
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
@@ -87,7 +87,7 @@ def test_augmented_manifest_attribute_names(tmp_path):
 
 
 def test_invalid_request_exits_2_with_sagemaker_wording(tmp_path):
-    result = CliRunner().invoke(main, ["train", "--home", str(tmp_path), "--algorithm", "image-classification",
+    result = CliRunner().invoke(main, ["--home", str(tmp_path), "train", "--algorithm", "image-classification",
                                        "--job-name", "bad_name"])
     assert result.exit_code == 2
     assert "ValidationException: 1 validation error detected: Value 'bad_name' at 'trainingJobName'" in result.output
@@ -95,5 +95,5 @@ def test_invalid_request_exits_2_with_sagemaker_wording(tmp_path):
 
 
 def test_missing_algorithm_is_a_usage_error(tmp_path):
-    result = CliRunner().invoke(main, ["train", "--home", str(tmp_path)])
+    result = CliRunner().invoke(main, ["--home", str(tmp_path), "train"])
     assert result.exit_code == 2 and "--algorithm" in result.output

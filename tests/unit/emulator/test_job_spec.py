@@ -3,9 +3,14 @@ import re
 import pytest
 
 from emulator.spec import (
-    DEFAULT_MAX_RUNTIME_SECONDS, DEFAULT_VOLUME_SIZE_GB, JOB_NAME_PATTERN, RequestValidationError,
-    TrainingJobSpec, algorithm_of, default_job_name, training_job_arn,
+    DEFAULT_MAX_RUNTIME_SECONDS, DEFAULT_VOLUME_SIZE_GB, RequestValidationError, TrainingJobSpec, algorithm_of,
+    default_job_name, training_job_arn,
 )
+from emulator.validation import operation_model
+
+# The request's rules are botocore's model of CreateTrainingJob, quoted as the service quotes them.
+JOB_NAME_PATTERN = "^" + operation_model("sagemaker", "CreateTrainingJob").input_shape.members[
+    "TrainingJobName"].metadata["pattern"]
 
 
 def request(**overrides):
@@ -90,7 +95,9 @@ def test_hyperparameter_limits():
     assert "hyperParameters" in error_of(request(HyperParameters={f"k{i}": "1" for i in range(101)}))
     assert "less than or equal to 256" in error_of(request(HyperParameters={"k" * 257: "1"}))
     assert "less than or equal to 2500" in error_of(request(HyperParameters={"k": "v" * 2501}))
-    assert "must be a string" in error_of(request(HyperParameters={"epochs": 5}))
+    with pytest.raises(RequestValidationError) as info:  # a number where the model has a string
+        TrainingJobSpec.from_request(request(HyperParameters={"epochs": 5}))
+    assert info.value.code == "SerializationException" and "cannot be read as a string" in info.value.message
     ok = TrainingJobSpec.from_request(request(HyperParameters={"k" * 256: "v" * 2500}))
     assert len(ok.hyperparameters) == 1
 
@@ -157,7 +164,7 @@ def test_pipe_channel_keeps_its_options():
     spec = TrainingJobSpec.from_request(request(InputDataConfig=[ch]))
     train = spec.channel("train")
     assert (train.input_mode, train.compression, train.record_wrapper, train.shuffle_seed) == ("Pipe", "Gzip", "RecordIO", 7)
-    assert train.input_data_config_entry() == {
+    assert train.config().to_json() == {
         "ContentType": "application/x-recordio", "TrainingInputMode": "Pipe",
         "S3DistributionType": "FullyReplicated", "RecordWrapperType": "RecordIO", "CompressionType": "Gzip"}
 

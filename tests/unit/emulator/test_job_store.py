@@ -1,13 +1,15 @@
 """The SQLite job store: jobs, tags, log streams and metric values survive reopening."""
+from datetime import datetime
+
 import pytest
 
 from emulator.jobhome import JobHome
+from emulator.jobstate import JobResult
 from emulator.store import DATABASE_NAME, DuplicateJob, JobStore
 
 
-def state(name, status="InProgress", created="2026-01-01T00:00:00+00:00", modified=None, secondary="Starting"):
-    return {"TrainingJobName": name, "TrainingJobArn": f"arn:x/{name.lower()}", "TrainingJobStatus": status,
-            "SecondaryStatus": secondary, "CreationTime": created, "LastModifiedTime": modified or created}
+def state(name, status="InProgress", created="2026-01-01T00:00:00+00:00", secondary="Starting"):
+    return JobResult(name, f"arn:x/{name.lower()}", datetime.fromisoformat(created), status, secondary).to_record()
 
 
 @pytest.fixture
@@ -33,6 +35,7 @@ def test_everything_is_still_there_after_reopening(tmp_path):
 
     again = JobStore(home.root / DATABASE_NAME)
     assert again.job("job-a").status == "Completed"
+    assert again.job("job-a").result == JobResult.from_record(state("job-a", status="Completed", secondary="Completed"))
     assert again.tags("arn:x/job-a") == [("k", "v")]
     (stream,) = again.log_streams("job-a/")
     assert [e.message for e in again.log_events(stream.name)] == ["hello"]
@@ -91,3 +94,15 @@ def test_active_jobs_and_extra(store):
     store.update_extra("running", processes={"pids": {"algo-1": 42}})
     assert [j.name for j in store.active_jobs()] == ["running"]
     assert store.job("running").extra == {"processes": {"pids": {"algo-1": 42}}}
+
+
+def test_deleting_a_job_deletes_its_tags_logs_and_metrics_only(store):
+    for name in ("gone", "kept"):
+        add(store, name)
+        store.add_tags(f"arn:x/{name}", [("k", name)])
+        store.append_log(name, "algo-1", "line")
+        store.add_metric(name, "loss", 1.0, 0.5)
+    store.delete_job("gone")
+    assert store.job("gone") is None and store.tags("arn:x/gone") == [] and store.metric_names("gone") == []
+    assert [s.job for s in store.log_streams("")] == ["kept"]
+    assert store.job("kept") is not None and store.tags("arn:x/kept") == [("k", "kept")]

@@ -61,7 +61,7 @@ def test_unsupported_schemes_are_validation_errors_naming_the_member(tmp_path, m
 
 
 def test_cli_reports_an_ftp_channel_as_a_validation_error_not_a_traceback(tmp_path):
-    result = CliRunner().invoke(main, ["train", "--algorithm", "image-classification", "--home", str(tmp_path),
+    result = CliRunner().invoke(main, ["--home", str(tmp_path), "train", "--algorithm", "image-classification",
                                        "--channel", "train=ftp://host/train", "--output-path", "ftp://host/out"])
     assert result.exit_code == 2, result.output  # an uncaught exception would be exit code 1
     assert "Error: ValidationException: 2 validation errors detected" in result.output

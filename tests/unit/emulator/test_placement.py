@@ -1,7 +1,7 @@
 """Which runner and image a job gets: SageMaker's built-in image URIs map to this project's images."""
 import pytest
 
-from emulator.api.placement import Placer, PlacedRunner, builtin_algorithm
+from emulator.runners.placement import Placer, builtin_algorithm
 from emulator.runners.base import HostLayout, RunRequest
 from emulator.spec import RequestValidationError, TrainingJobSpec
 
@@ -89,13 +89,11 @@ def test_forced_runners():
     assert forced_process.place(spec(image=uri)).kind == "process"
 
 
-def test_placed_runner_starts_the_local_image_and_reports_what_started(tmp_path):
+def test_a_placement_is_a_runner_that_starts_the_local_image(tmp_path):
     uri = "811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1"
     placement = placer(docker=FakeDocker(images={"smlocal/image-classification:latest"})).place(spec(image=uri))
-    started = []
-    runner = PlacedRunner(placement, started.append)
     request = RunRequest(job_name="j", algorithm="image-classification", image=uri, instance_type="ml.m5.large",
                          hosts=[HostLayout("algo-1", tmp_path)])
-    assert runner.start(request, lambda host, line: None) == "running"
+    assert placement.start(request, lambda host, line: None) == "running"
     assert placement.runner.started[0].image == "smlocal/image-classification:latest"
-    assert started == ["running"] and runner.sees_host_paths is False
+    assert (placement.name, placement.sees_host_paths) == ("docker", False)
