@@ -273,7 +273,7 @@ def _log_printer(host_count: int):
 @click.pass_context
 def main(ctx: click.Context, home: str | None) -> None:
     """Run SageMaker training jobs on this machine."""
-    ctx.obj = JobHome(Path(home).absolute() if home else default_home())
+    ctx.obj = Jobs(JobHome(Path(home).absolute() if home else default_home()))  # the store opens on first use
 
 
 @main.command()
@@ -310,11 +310,11 @@ def main(ctx: click.Context, home: str | None) -> None:
 @click.pass_context
 def train(ctx: click.Context, **opts) -> None:
     """Run one training job and wait for it to end (Ctrl-C stops it, a second Ctrl-C kills it)."""
-    home: JobHome = ctx.obj
+    jobs: Jobs = ctx.obj
     if opts["algorithm"] and opts["algorithm"] not in algorithms.names():
         raise click.BadParameter(f"'{opts['algorithm']}' is not one of {', '.join(algorithms.names())}",
                                  param_hint="--algorithm")
-    request = build_request(ctx, opts, home)
+    request = build_request(ctx, opts, jobs.home)
     if opts["dry_run"]:
         click.echo(json.dumps(request, indent=2))
         return
@@ -323,8 +323,7 @@ def train(ctx: click.Context, **opts) -> None:
         placer = Placer(opts["runner"] or ("docker" if opts["image"] else "process"), strict_gpu=opts["strict_gpu"],
                         image_repo=opts["image_repo"], stop_grace_seconds=opts["stop_grace"])
         placement = placer.place(spec)
-        click.echo(f"Training job {spec.name} ({home.job(spec.name).root})")
-        jobs = Jobs(home)
+        click.echo(f"Training job {spec.name} ({jobs.home.job(spec.name).root})")
         job = jobs.submit(spec, placement, stop_grace_seconds=opts["stop_grace"], max_hosts=opts["max_hosts"],
                           busy_hosts=jobs.busy_hosts(), on_transition=_print_transition,
                           on_log=_log_printer(spec.instance_count))
@@ -354,29 +353,28 @@ def train(ctx: click.Context, **opts) -> None:
 @main.command()
 @click.argument("job_name")
 @click.pass_obj
-def stop(home: JobHome, job_name: str) -> None:
+def stop(jobs: Jobs, job_name: str) -> None:
     """Stop a running job (SIGTERM, grace period, SIGKILL); it ends Stopped with its artifacts."""
     with refusals():
-        Jobs(home).stop(job_name)
+        jobs.stop(job_name)
     click.echo(f"Stop requested for {job_name}.")
 
 
 @main.command()
 @click.argument("job_name")
 @click.pass_obj
-def describe(home: JobHome, job_name: str) -> None:
+def describe(jobs: Jobs, job_name: str) -> None:
     """Print the job as DescribeTrainingJob answers for it (JSON)."""
     with refusals():
-        described = describe_job(Jobs(home).get(job_name))
+        described = describe_job(jobs.get(job_name))
     click.echo(json.dumps(described, indent=2, default=json_default))
 
 
 @main.command(name="list")
 @click.pass_obj
-def list_jobs(home: JobHome) -> None:
+def list_jobs(jobs: Jobs) -> None:
     """List the jobs of the job home, newest first, whichever front end started them."""
     with refusals():
-        jobs = Jobs(home)
         jobs.settle_all()
         found = jobs.store.list_jobs(limit=-1)
     for stored in found:
@@ -387,10 +385,10 @@ def list_jobs(home: JobHome) -> None:
 @main.command()
 @click.argument("job_name")
 @click.pass_obj
-def delete(home: JobHome, job_name: str) -> None:
+def delete(jobs: Jobs, job_name: str) -> None:
     """Delete a finished job: its record and its folder (its artifacts under the output path stay)."""
     with refusals():
-        job_dir = Jobs(home).delete(job_name)
+        job_dir = jobs.delete(job_name)
     click.echo(f"Deleted {job_dir.root}.")
 
 
@@ -412,11 +410,11 @@ def delete(home: JobHome, job_name: str) -> None:
 @click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True,
               help="Request threads of the server's single worker process.")
 @click.pass_obj
-def api(home: JobHome, **opts) -> None:
+def api(jobs: Jobs, **opts) -> None:
     """Serve the SageMaker API, CloudWatch Logs and metrics on one port (see docs/api.md), over the job home's store."""
     from emulator.api.server import ApiConfig, serve  # Flask and gunicorn only for this command
 
-    serve(ApiConfig(home=home.root, stop_grace_seconds=opts.pop("stop_grace"),
+    serve(ApiConfig(home=jobs.home.root, stop_grace_seconds=opts.pop("stop_grace"),
                     allowed_hosts=tuple(opts.pop("allowed_hosts")), **opts))
 
 

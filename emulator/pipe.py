@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from container.contract import MLPaths
 from emulator.channels import ChannelSource
 from emulator.recordio import encode_record
 from emulator.spec import path_segment
@@ -25,8 +26,8 @@ from emulator.storage import Storage
 CHUNK = 1024 * 1024
 
 
-def fifo_path(channel_folder: Path, channel: str, epoch: int) -> Path:
-    return channel_folder / f"{path_segment(channel, 'Channel name')}_{int(epoch)}"
+def fifo_path(host_base: Path, channel: str, epoch: int) -> Path:
+    return MLPaths(host_base).pipe(path_segment(channel, "Channel name"), epoch)
 
 
 def create_fifo(path: Path) -> None:
@@ -37,12 +38,12 @@ def create_fifo(path: Path) -> None:
 
 
 class PipeFeeder(threading.Thread):
-    def __init__(self, source: ChannelSource, storage: Storage, data_dir: Path, host_index: int,
+    def __init__(self, source: ChannelSource, storage: Storage, host_base: Path, host_index: int,
                  host_count: int, stop: threading.Event, on_error=None) -> None:
         super().__init__(name=f"pipe-{source.channel.name}-{host_index + 1}", daemon=True)
         self.source = source
         self.storage = storage
-        self.data_dir = data_dir
+        self.host_base = host_base
         self.host_index = host_index
         self.host_count = host_count
         self.stop_event = stop
@@ -57,7 +58,7 @@ class PipeFeeder(threading.Thread):
         epoch = 0
         try:
             while not self.stop_event.is_set():
-                path = fifo_path(self.data_dir, self.channel, epoch)
+                path = fifo_path(self.host_base, self.channel, epoch)
                 if not path.exists():
                     create_fifo(path)
                 fd = self._open_for_writing(path)
@@ -129,7 +130,7 @@ def start_feeders(sources: dict[str, ChannelSource], hosts: list[tuple[str, Path
         if not source.channel.is_pipe:
             continue
         for index, (_, base) in enumerate(hosts):
-            feeder = PipeFeeder(source, storage, base / "input" / "data", index, len(hosts), stop, on_error)
+            feeder = PipeFeeder(source, storage, base, index, len(hosts), stop, on_error)
             feeder.start()
             feeders.append(feeder)
     return feeders
@@ -140,4 +141,4 @@ def prepare_fifos(sources: dict[str, ChannelSource], hosts: list[tuple[str, Path
     for source in sources.values():
         if source.channel.is_pipe:
             for _, base in hosts:
-                create_fifo(fifo_path(base / "input" / "data", source.channel.name, 0))
+                create_fifo(fifo_path(base, source.channel.name, 0))

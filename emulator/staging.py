@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from container.contract import MLPaths
 from emulator.channels import ChannelSource
 from emulator.spec import path_segment
 from emulator.storage import ObjectInfo, Storage
@@ -24,7 +25,7 @@ WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
 def channel_dir(host_base: Path, channel: str) -> Path:
-    return host_base / "input" / "data" / path_segment(channel, "Channel name")
+    return MLPaths(host_base).channel(path_segment(channel, "Channel name"))
 
 
 def stage_channels(sources: dict[str, ChannelSource], hosts: list[tuple[str, Path]], storage: Storage,

@@ -30,12 +30,11 @@ import docker
 import docker.errors
 from docker.types import DeviceRequest, Mount
 
+from container.contract import DEFAULT_BASE_DIR, DEFAULT_CHECKPOINT_DIR, MLPaths
 from emulator.instance_types import ContainerLimits, HostCapacity, InstanceType, container_limits, lookup
 from emulator.runners import supervisor
 from emulator.runners.base import HostLayout, LogSink, RunRequest
 
-CONTAINER_ML = "/opt/ml"
-DEFAULT_CHECKPOINTS = f"{CONTAINER_ML}/checkpoints"
 CONTAINER_MODEL_STORE = "/opt/ml-models"
 LOOPBACK = "127.0.0.1"
 GIB = 1024 ** 3
@@ -109,16 +108,16 @@ class DockerRunner:
         return container_limits(instance, self.host_capacity, hosts_on_machine=hosts)
 
     def mounts(self, request: RunRequest, host: HostLayout) -> list[Mount]:
-        base = host.base
+        inside, outside = MLPaths(Path(DEFAULT_BASE_DIR)), MLPaths(host.base)
         mounts = [
-            Mount(f"{CONTAINER_ML}/input/config", str(base / "input" / "config"), type="bind", read_only=True),
+            Mount(str(inside.input_config), str(outside.input_config), type="bind", read_only=True),
             # Staged channel files may be hard links to the user's own data: never writable.
-            Mount(f"{CONTAINER_ML}/input/data", str(base / "input" / "data"), type="bind", read_only=True),
-            Mount(f"{CONTAINER_ML}/model", str(base / "model"), type="bind"),
-            Mount(f"{CONTAINER_ML}/output", str(base / "output"), type="bind"),
+            Mount(str(inside.data), str(outside.data), type="bind", read_only=True),
+            Mount(str(inside.model), str(outside.model), type="bind"),
+            Mount(str(inside.output), str(outside.output), type="bind"),
         ]
         if host.checkpoint_dir is not None:
-            target = request.checkpoint_local_path or DEFAULT_CHECKPOINTS
+            target = request.checkpoint_local_path or DEFAULT_CHECKPOINT_DIR
             mounts.append(Mount(target, str(host.checkpoint_dir), type="bind"))
         if self.model_store is not None:
             mounts.append(Mount(CONTAINER_MODEL_STORE, str(self.model_store.resolve()), type="bind", read_only=True))

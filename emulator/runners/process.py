@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+from container.contract import BASE_DIR_ENV
 from emulator.instance_types import UnknownInstanceType, lookup, visible_gpu_count
 from emulator.runners import supervisor
 from emulator.runners.supervisor import exit_code
@@ -29,7 +30,7 @@ from emulator.runners.base import HostLayout, LogSink, RunRequest
 DEFAULT_COMMAND = (sys.executable, "-m", "container", "train")
 LOOPBACK = "127.0.0.1"
 # Variables of the calling shell that must not leak into a job's processes.
-_PLATFORM_VARIABLES = ("SAGEMAKER_BASE_DIR", "SAGEMAKER_ALGORITHM", "TRAINING_JOB_NAME", "TRAINING_JOB_ARN",
+_PLATFORM_VARIABLES = (BASE_DIR_ENV, "SAGEMAKER_ALGORITHM", "TRAINING_JOB_NAME", "TRAINING_JOB_ARN",
                        "SMLOCAL_HOST_ADDRESSES")
 
 
@@ -62,7 +63,7 @@ class ProcessRunner:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_project_root()), env.get("PYTHONPATH")]))
         env.update(request.environment)
         env.update({
-            "SAGEMAKER_BASE_DIR": str(host.base),
+            BASE_DIR_ENV: str(host.base),
             "TRAINING_JOB_NAME": request.job_name,
             "SMLOCAL_HOST_ADDRESSES": json.dumps({h.host: LOOPBACK for h in request.hosts}),
             "PYTHONUNBUFFERED": "1",

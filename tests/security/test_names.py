@@ -105,7 +105,7 @@ def test_every_path_built_from_a_name_refuses_it(tmp_path, name):
     home = JobHome(tmp_path / "home")
     for build in (lambda: home.job(name), lambda: home.create_job_dir(name),
                   lambda: JobDir(tmp_path / "job").host_base(name), lambda: JobDir(tmp_path / "job").checkpoint_dir(name),
-                  lambda: channel_dir(tmp_path / "host", name), lambda: fifo_path(tmp_path / "data", name, 0)):
+                  lambda: channel_dir(tmp_path / "host", name), lambda: fifo_path(tmp_path / "host", name, 0)):
         with pytest.raises(RequestValidationError):
             build()
     assert not (tmp_path / "home").exists()
