@@ -32,6 +32,7 @@ from docker.types import DeviceRequest, Mount
 
 from container.contract import DEFAULT_BASE_DIR, DEFAULT_CHECKPOINT_DIR, MLPaths
 from emulator.instance_types import ContainerLimits, HostCapacity, InstanceType, container_limits, lookup
+from emulator.pretrained.store import default_store
 from emulator.runners import supervisor
 from emulator.runners.base import HostLayout, LogSink, RunRequest
 
@@ -64,15 +65,16 @@ class DockerRunner:
             (default: run on CPU with a warning in the job log).
         owner: (uid, gid) that gets the files the containers wrote; default the calling user.
         model_store: host directory of pretrained weights mounted read-only at /opt/ml-models;
-            default $SMLOCAL_MODEL_STORE of the calling environment when that directory exists.
+            default the store `smlocal pretrained` fills ($SMLOCAL_MODEL_STORE, else ~/.smlocal/models)
+            when that directory exists.
         entrypoint: like AlgorithmSpecification.ContainerEntrypoint: replaces the image's entry
             point, and `train` is not passed.
         """
         self.strict_gpu = strict_gpu
         self._client = client
         self.owner = owner if owner is not None else (os.getuid(), os.getgid())
-        store = model_store if model_store is not None else os.environ.get("SMLOCAL_MODEL_STORE")
-        self.model_store = Path(store) if store and Path(store).is_dir() else None
+        store = default_store() if model_store is None else Path(model_store) if model_store else None  # "": none
+        self.model_store = store if store is not None and store.is_dir() else None
         self.entrypoint = list(entrypoint) if entrypoint else None
         self.host_capacity = host_capacity or HostCapacity.detect()
         self.fail_fast_grace_seconds = fail_fast_grace_seconds

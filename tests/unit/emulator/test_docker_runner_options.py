@@ -103,3 +103,12 @@ def test_model_store_defaults_to_the_callers_environment(tmp_path, monkeypatch):
 def test_container_entrypoint_replaces_train(tmp_path):
     opts = options(runner(entrypoint=["python", "-c", "print(1)"]), request_for(tmp_path))
     assert opts["entrypoint"] == ["python", "-c", "print(1)"] and opts["command"] is None
+
+
+def test_model_store_defaults_to_the_store_smlocal_pretrained_fills(tmp_path, monkeypatch):
+    monkeypatch.delenv("SMLOCAL_MODEL_STORE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    store = tmp_path / ".smlocal" / "models"
+    store.mkdir(parents=True)
+    run = DockerRunner(client=object(), host_capacity=HOST)
+    assert mounts_by_target(options(run, request_for(tmp_path)))["/opt/ml-models"] == (str(store), True)
