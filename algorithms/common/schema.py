@@ -162,6 +162,12 @@ class HyperparameterValues:
     def __iter__(self):
         return iter(self.keys())
 
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in self.keys() else default
+
+    def items(self):
+        return self.as_dict().items()
+
     def as_dict(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in self.keys()}
 
