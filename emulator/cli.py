@@ -26,6 +26,7 @@ from emulator.jobhome import JobHome, default_home, json_default
 from emulator.jobs import Jobs, describe as describe_job
 from emulator.jobstate import JobResult, Transition
 from emulator.lifecycle import EMULATOR_LOG_SOURCE
+from emulator.hosting import cli as hosting_cli
 from emulator.pretrained.cli import pretrained
 from emulator.runners.base import DEFAULT_STOP_GRACE_SECONDS
 from emulator.runners.placement import DEFAULT_IMAGE_REPO, RUNNER_MODES, Placer
@@ -419,6 +420,9 @@ def api(jobs: Jobs, **opts) -> None:
 
 
 main.add_command(pretrained)  # smlocal pretrained pull|import|list (emulator/pretrained/cli.py)
+# smlocal serve | endpoints | transform (emulator/hosting/cli.py)
+for command in (hosting_cli.serve, hosting_cli.endpoints, hosting_cli.transform):
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

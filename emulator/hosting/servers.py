@@ -6,10 +6,10 @@ jobs' ProcessRunner, so it runs under the same supervisor, which ends it should 
 server listens on a free loopback port (SAGEMAKER_BIND_TO_PORT, SMLOCAL_SERVE_HOST=127.0.0.1).
 
 Docker runner: `docker run IMAGE serve`, as SageMaker runs it: the artifacts mounted read-only at
-/opt/ml/model, the server on the container's port 8080, published on a loopback port Docker
-picks (nothing reaches it from the network), the instance type's CPU and memory (capped at the
-machine's), and a watcher process (emulator.runners.supervisor) that removes the container
-should the emulator die.
+/opt/ml/model, the server on the container's port 8080, published on a loopback port (a free
+one Docker picks unless the spec names one; nothing reaches it from the network), the instance
+type's CPU and memory (capped at the machine's), and a watcher process
+(emulator.runners.supervisor) that removes the container should the emulator die.
 
 Either way a server is ready when GET /ping answers 200; if it exits first, or does not answer
 in time, the reason comes from its last log lines.
@@ -46,7 +46,10 @@ PING_INTERVAL_SECONDS = 0.05
 # SageMaker's default for the first successful /ping (ContainerStartupHealthCheckTimeoutInSeconds sets it).
 DEFAULT_STARTUP_SECONDS = 240
 LOG_TAIL_LINES = 60
-_ERROR_LINE = re.compile(r"(Customer Error|Algorithm Error|Error|Exception|Traceback|refused|denied)", re.I)
+# The built-in images' own words for why they fail (container/entry.py, container/serve.py), then
+# anything that looks like an error.
+_CAUSE_LINE = re.compile(r"(Customer Error|Algorithm Error|ClientError|AlgorithmError)")
+_ERROR_LINE = re.compile(r"(Error|Exception|Traceback|refused|denied)", re.I)
 
 LogLine = Callable[[str], None]
 
@@ -67,6 +70,7 @@ class ServerSpec:
     base_dir: Path                  # its /opt/ml: base_dir/model holds the artifacts
     instance_type: str
     environment: dict[str, str] = field(default_factory=dict)
+    port: int | None = None         # the loopback port to listen on (default: a free one)
 
     @property
     def model_dir(self) -> Path:
@@ -110,10 +114,12 @@ class _Tail:
 
 
 def explain(lines, ending: str) -> str:
-    """`ending` and what the server's log says about it: its last error lines, else its last lines."""
+    """`ending` and what the server's log says about it: the image's own cause line, else its last
+    error lines, else its last lines (a server's shutdown traceback comes after the cause)."""
     lines = [line.strip() for line in lines if line.strip()]
+    causes = [line for line in lines if _CAUSE_LINE.search(line)]
     errors = [line for line in lines if _ERROR_LINE.search(line)]
-    shown = (errors or lines)[-3:]
+    shown = causes[-1:] if causes else (errors or lines)[-3:]
     if not shown:
         return ending + " Its log is empty."
     return f"{ending} Its last log lines: " + " | ".join(shown)
@@ -125,7 +131,7 @@ class ProcessServer:
     def __init__(self, spec: ServerSpec, log: LogLine, command: list[str]) -> None:
         from emulator.runners.process import ProcessRunner
 
-        port = free_port()
+        port = spec.port or free_port()
         self.url = f"http://{LOOPBACK}:{port}"
         self._tail = _Tail(log)
         self.log_tail = self._tail.lines
@@ -174,7 +180,7 @@ class DockerServer:
             image=spec.placement.image, command=["serve"], name=self.name, detach=True,
             environment=dict(spec.environment),
             mounts=[Mount(CONTAINER_MODEL, str(spec.model_dir), type="bind", read_only=True)],
-            ports={f"{CONTAINER_PORT}/tcp": (LOOPBACK, None)},
+            ports={f"{CONTAINER_PORT}/tcp": (LOOPBACK, spec.port)},
             labels={"smlocal.serving": spec.label, "smlocal.instance": spec.instance_id},
         )
         try:
