@@ -92,10 +92,14 @@ def _check_channel(env: TrainingEnv, name: str) -> Path:
     return directory
 
 
-def _files_by_stem(directory: Path, suffixes: tuple[str, ...], channel: str) -> dict[str, Path]:
+def _files_by_stem(directory: Path, suffixes: tuple[str, ...], channel: str,
+                   siblings: tuple[str, ...] = ()) -> dict[str, Path]:
+    """The channel's files by base name, leaving out the top-level folders named in `siblings`."""
     files: dict[str, Path] = {}
     for path in sorted(directory.rglob("*")):
         if not path.is_file() or path.name.startswith(".") or path.suffix.lower() not in suffixes:
+            continue
+        if path.relative_to(directory).parts[0] in siblings:
             continue
         if path.stem in files:
             raise ClientError(f"Channel '{channel}' holds two files with base name '{path.stem}' "
@@ -108,7 +112,11 @@ def _files_by_stem(directory: Path, suffixes: tuple[str, ...], channel: str) -> 
 def pair_files(env: TrainingEnv, channel: str) -> list[tuple[Path, Path]]:
     """(image, mask) pairs of a data channel and its annotation channel, by base name."""
     masks_channel = annotation_channel(channel)
-    images = _files_by_stem(_check_channel(env, channel), IMAGE_SUFFIXES, channel)
+    # An S3Prefix without a trailing slash (`s3://b/p/train`, as the public notebook writes it) also
+    # matches the sibling prefix `p/train_annotation/`, whose objects SageMaker places in the channel
+    # as `train_annotation/...`: they belong to the other channel, not to this one's images.
+    siblings = tuple(name for name in env.channels if name != channel and name.startswith(channel))
+    images = _files_by_stem(_check_channel(env, channel), IMAGE_SUFFIXES, channel, siblings)
     masks = _files_by_stem(_check_channel(env, masks_channel), (MASK_SUFFIX,), masks_channel)
     if not images:
         raise ClientError(f"Channel '{channel}' holds no images ({', '.join(IMAGE_SUFFIXES)})")

@@ -235,3 +235,17 @@ def test_forked_workers_still_die_on_sigterm():
         assert not stop.requested
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_the_sibling_prefix_of_an_s3_prefix_without_a_slash_is_not_read_as_images(tmp_path, sample):
+    # s3://b/p/train (no trailing slash) also matches p/train_annotation/...: SageMaker places those
+    # objects in channel 'train' as train_annotation/<name>.png, next to the images of the same names.
+    masks = sorted(sample["annotations"].iterdir())
+    env = _env(tmp_path, sorted(sample["images"].iterdir()), masks)
+    sibling = tmp_path / "job" / "input" / "data" / "train" / "train_annotation"
+    sibling.mkdir()
+    for mask in masks:
+        (sibling / mask.name).write_bytes(mask.read_bytes())
+    pairs = data.pair_files(env, "train")
+    assert [image.suffix for image, _ in pairs] == [".jpg"] * 3
+    assert all(mask.parent.name == "train_annotation" and mask.parent.parent.name == "data" for _, mask in pairs)
