@@ -238,7 +238,9 @@ class TrainingJobSpec:
         request = {**params, "AlgorithmSpecification": {**algo, "TrainingInputMode": mode},
                    "HyperParameters": params.get("HyperParameters", {}),
                    "InputDataConfig": [c.described(m) for c, m in zip(channels, members)],
-                   "OutputDataConfig": {"CompressionType": "GZIP", **params["OutputDataConfig"]},
+                   # KmsKeyId "" as the real service describes a job without a key (SDK v2's
+                   # Estimator.attach reads it).
+                   "OutputDataConfig": {"KmsKeyId": "", "CompressionType": "GZIP", **params["OutputDataConfig"]},
                    "ResourceConfig": resources, "StoppingCondition": stopping}
         request.update({k: v for k, v in (("CheckpointConfig", checkpoint), ("Environment", environment)) if v})
         return cls(

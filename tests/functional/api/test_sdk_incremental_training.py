@@ -69,6 +69,7 @@ def test_sdk_v2_incremental_training_guide_runs_unchanged(sdk_python, s3_server,
         base = f"s3://{s3_bucket}/{prefix}/output"
         assert result["first_model"] == f"{base}/{result['first']}/output/model.tar.gz"
         assert result["second_model"] == f"{base}/{result['second']}/output/model.tar.gz"
+        assert result["attached_model"] == result["second_model"]  # Estimator.attach
         assert result["first"].startswith("image-classification-") and result["first"] != result["second"]
         body = s3.get_object(Bucket=s3_bucket, Key=result["second_model"].split(f"{s3_bucket}/", 1)[1])["Body"]
         with tarfile.open(fileobj=io.BytesIO(body.read())) as tar:

@@ -49,7 +49,9 @@ incr_ic.set_hyperparameters(num_layers=18, image_shape="3,28,28", num_classes=nu
 incr_ic.fit(inputs=data_channels, logs=True)
 
 first = ic.latest_training_job.name
+# The semantic-segmentation notebook's way back to a finished job (reads every member it describes).
+attached = Estimator.attach(incr_ic.latest_training_job.name, sagemaker_session=sess)
 metrics = TrainingJobAnalytics(first, metric_names=["validation:accuracy"], sagemaker_session=sess).dataframe()
 print(json.dumps({"first": first, "second": incr_ic.latest_training_job.name, "first_model": ic.model_data,
-                  "second_model": incr_ic.model_data,
+                  "second_model": incr_ic.model_data, "attached_model": attached.model_data,
                   "validation_accuracy": [float(v) for v in metrics["value"]] if len(metrics) else []}))
