@@ -5,7 +5,9 @@ Start (`choose_start`), checked before any data is read:
   checkpoint directory (a restarted job, with its epoch count and optimizer state)
   > channel 'model' (incremental training: an earlier job's model.tar.gz)
   > pretrained weights (use_pretrained_model) > random initialisation.
-The saved model's architecture must match this job's, else a ClientError names the key.
+The saved model's architecture must match this job's, else a ClientError names the key;
+with warm_start_mode=transfer (`mode`) a model channel's num_classes may differ, and the
+algorithm's loader takes only the parameters that fit (algorithms.common.transfer).
 
 Each algorithm's artifact format is its `model_io` module: `read_saved_model(directory, source)`,
 `export(...)`, `has_model(directory)`, `copy_model(source, target)`.
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from algorithms.common.trainer import LoopState
+from algorithms.common.transfer import RELAXED_KEYS, STRICT, TRANSFER
 from algorithms.common.warm_start import check_matching, model_channel_dir
 from container.config import TrainingEnv
 from container.logs import get_logger
@@ -33,6 +36,7 @@ class Start:
     saved: Any = None               # the algorithm's SavedModel (checkpoint or model channel)
     state: LoopState = field(default_factory=LoopState)
     optimizer_states: Path | None = None
+    transfer: bool = False          # load only the parameters that fit (warm_start_mode=transfer)
 
     @property
     def from_saved(self) -> bool:
@@ -40,10 +44,12 @@ class Start:
 
 
 def choose_start(env: TrainingEnv, read_saved: Callable[[Path, str], Any],
-                 architecture_of: Callable[[Any], dict], expected: dict, use_pretrained: bool) -> Start:
+                 architecture_of: Callable[[Any], dict], expected: dict, use_pretrained: bool,
+                 mode: str = STRICT) -> Start:
     """The job's start (see the module docstring). `read_saved(directory, source)` reads the
     algorithm's artifacts, `architecture_of(saved)` gives the saved model's architecture keys
-    to compare with this job's `expected` ones."""
+    to compare with this job's `expected` ones. A checkpoint is always this job's own network,
+    so `mode` (warm_start_mode) applies to the model channel only."""
     log = get_logger()
     checkpoints = env.checkpoint_dir
     if checkpoints is not None and (restored := LoopState.load(checkpoints)) is not None:
@@ -55,10 +61,13 @@ def choose_start(env: TrainingEnv, read_saved: Callable[[Path, str], Any],
     model_dir = model_channel_dir(env)
     if model_dir is not None:
         saved = read_saved(model_dir, MODEL)
+        transfer = mode == TRANSFER
+        if transfer:
+            expected = {key: value for key, value in expected.items() if key not in RELAXED_KEYS}
         check_matching(expected, architecture_of(saved), MODEL)
         if use_pretrained:
             log.info("use_pretrained_model is ignored because a model channel is present.")
-        return Start(MODEL, saved)
+        return Start(MODEL, saved, transfer=transfer)
     return Start("pretrained" if use_pretrained else "random")
 
 

@@ -63,6 +63,8 @@ class ImageClassificationHyperparameters(HyperparameterValues):
     'Also report top-k accuracy'
     use_pretrained_model: int = 0
     'Start from ImageNet weights of depth num_layers'
+    warm_start_mode: str = 'strict'
+    "How the model channel's weights are used: strict (every parameter, num_classes must match) or transfer (parameters whose name and shape fit; the rest, e.g. the class layer, re-initialised)"
     use_weighted_loss: int = 0
     'Class-frequency weighted loss (multi_label=1 only)'
     weight_decay: float = 0.0001

@@ -1,6 +1,7 @@
 """The built-in image-classification hyperparameters (sagemaker-algorithms.md §1.1)."""
 from __future__ import annotations
 
+from algorithms.common.transfer import WARM_START_MODE
 from algorithms.common.schema import (
     Hyperparameters, Param, Schema, parse_bool, parse_float, parse_int, parse_int_list, parse_str,
 )
@@ -70,6 +71,7 @@ PARAMS = [
     Param("resize", parse_int, None, "Shorter side after resizing, in pixels", minimum=1),
     Param("top_k", parse_int, None, "Also report top-k accuracy", minimum=2),
     _flag("use_pretrained_model", "Start from ImageNet weights of depth num_layers"),
+    WARM_START_MODE,
     _flag("use_weighted_loss", "Class-frequency weighted loss (multi_label=1 only)"),
     _unit("weight_decay", 0.0001, "Weight decay for sgd and nag"),
     # Passed by the SageMaker incremental-training guide although the table does not list it.

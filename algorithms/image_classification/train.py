@@ -7,7 +7,7 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
-from algorithms.common import devices, optim
+from algorithms.common import devices, optim, transfer
 from algorithms.common.distributed import idle_module_step, worker_group
 from algorithms.common.pipe import PipeInterrupted
 from algorithms.common.early_stopping import EarlyStopping
@@ -56,6 +56,7 @@ class ClassificationJob:
         self.work = env.paths.work / "image-classification"
         self.model_dir = env.paths.model
         self.initial: tuple[dict, dict] | None = None
+        self.transfer = False  # warm_start_mode=transfer from the model channel
         self.state = LoopState()
         self.resume_states: Path | None = None
 
@@ -93,8 +94,9 @@ class ClassificationJob:
         """Checkpoint (a restarted job) > model channel (incremental) > pretrained > random."""
         hp = self.hp
         start = choose_start(self.env, model_io.read_saved_model, lambda saved: saved.hyperparameters(),
-                             self._architecture(), hp.use_pretrained_model)
+                             self._architecture(), hp.use_pretrained_model, hp.warm_start_mode)
         self.state, self.resume_states = start.state, start.optimizer_states
+        self.transfer = start.transfer
         if start.from_saved:
             self.initial = model_io.load_params(start.saved.params)
             if start.source == MODEL:
@@ -128,9 +130,12 @@ class ClassificationJob:
         self.module.bind(*data.batch_shapes(hp, hp.mini_batch_size))
         arg, aux = self.initial if self.initial else ({}, {})
         arg = dict(arg)
+        if self.transfer:
+            arg, aux = self._transferable(symbol, arg, aux)
+        else:
+            self._check_shapes(symbol, arg, aux)
         if weighted:
             arg["class_weight"] = mx.nd.array(self._class_weights()[None, :])
-        self._check_shapes(symbol, arg, aux)
         self.module.init_params(
             initializer=mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2),
             arg_params=arg or None, aux_params=aux or None, allow_missing=True, force_init=True)
@@ -148,15 +153,32 @@ class ClassificationJob:
         self.train_metric = metrics.build(bool(hp.multi_label), hp.top_k)
         self.val_metric = metrics.build(bool(hp.multi_label), hp.top_k)
 
+    def _network_shapes(self, symbol: mx.sym.Symbol) -> tuple[dict, dict]:
+        """The shapes of the network's arguments and auxiliary states."""
+        shape = (1,) + tuple(self.hp.image_shape)
+        arg_shapes, _, aux_shapes = symbol.infer_shape(data=shape, softmax_label=(1,) if not self.hp.multi_label
+                                                       else (1, self.hp.num_classes))
+        return (dict(zip(symbol.list_arguments(), arg_shapes)),
+                dict(zip(symbol.list_auxiliary_states(), aux_shapes)))
+
+    def _transferable(self, symbol: mx.sym.Symbol, arg: dict, aux: dict) -> tuple[dict, dict]:
+        """warm_start_mode=transfer: the saved arrays whose name and shape fit; the rest is
+        left to the initialiser, and the table says which."""
+        expected_arg, expected_aux = self._network_shapes(symbol)
+        wanted = {n: s for n, s in {**expected_arg, **expected_aux}.items()
+                  if n not in ("data", "softmax_label", "class_weight")}
+        saved = {name: value.shape for name, value in {**arg, **aux}.items()}
+        plan = transfer.plan(saved, wanted, MODEL)
+        plan.log()
+        keep = set(plan.loaded)
+        return ({n: v for n, v in arg.items() if n in keep and n in expected_arg},
+                {n: v for n, v in aux.items() if n in keep and n in expected_aux})
+
     def _check_shapes(self, symbol: mx.sym.Symbol, arg: dict, aux: dict) -> None:
         """Loaded weights must fit the network exactly (apart from a re-initialised fc)."""
         if not self.initial:
             return
-        shape = (1,) + tuple(self.hp.image_shape)
-        arg_shapes, _, aux_shapes = symbol.infer_shape(data=shape, softmax_label=(1,) if not self.hp.multi_label
-                                                       else (1, self.hp.num_classes))
-        expected_arg = dict(zip(symbol.list_arguments(), arg_shapes))
-        expected_aux = dict(zip(symbol.list_auxiliary_states(), aux_shapes))
+        expected_arg, expected_aux = self._network_shapes(symbol)
         for given, expected in ((arg, expected_arg), (aux, expected_aux)):
             for name, value in given.items():
                 if name in expected and tuple(expected[name]) != value.shape:

@@ -51,6 +51,8 @@ class ObjectDetectionHyperparameters(HyperparameterValues):
     'IoU a detection needs to count as correct in mAP'
     use_pretrained_model: int = 0
     'Start from ImageNet weights of the base network'
+    warm_start_mode: str = 'strict'
+    "How the model channel's weights are used: strict (every parameter, num_classes must match) or transfer (parameters whose name and shape fit; the rest, e.g. the class layer, re-initialised)"
     weight_decay: float = 0.0005
     'Weight decay for sgd and rmsprop'
     nms_topk: int = 400

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from algorithms.common.transfer import WARM_START_MODE
 from algorithms.common.schema import (
     Hyperparameters, Param, Schema, parse_bool, parse_float, parse_int, parse_int_list, parse_str,
 )
@@ -82,6 +83,7 @@ PARAMS = [
     _unit("overlap_threshold", 0.5, "IoU a detection needs to count as correct in mAP", exclusive_minimum=True),
     Param("use_pretrained_model", parse_int, 0, "Start from ImageNet weights of the base network",
           choices=(0, 1)),
+    WARM_START_MODE,
     _unit("weight_decay", 0.0005, "Weight decay for sgd and rmsprop", exclusive_maximum=True),
     # Keys the container's default-input.json carries and hyperparams.json reports.
     Param("nms_topk", parse_int, 400, "Best candidates kept through NMS (detections per image)",

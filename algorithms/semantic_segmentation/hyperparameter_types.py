@@ -55,5 +55,7 @@ class SemanticSegmentationHyperparameters(HyperparameterValues):
     'BatchNorm statistics computed across all devices'
     validation_mini_batch_size: int = 16
     'Validation batch size; 1 validates whole uncropped images, >1 centre crops of crop_size'
+    warm_start_mode: str = 'strict'
+    "How the model channel's weights are used: strict (every parameter, num_classes must match) or transfer (parameters whose name and shape fit; the rest, e.g. the class layer, re-initialised)"
     weight_decay: float = 0.0001
     'Weight decay (sgd, nag)'

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from algorithms.common.transfer import WARM_START_MODE
 from algorithms.common.schema import (
     Hyperparameters, Param, Schema, parse_bool, parse_float, parse_int, parse_int_list, parse_str,
 )
@@ -61,6 +62,7 @@ PARAMS = [
     Param("syncbn", parse_bool, False, "BatchNorm statistics computed across all devices"),
     Param("validation_mini_batch_size", parse_int, 16,
           "Validation batch size; 1 validates whole uncropped images, >1 centre crops of crop_size", minimum=1),
+    WARM_START_MODE,
     Param("weight_decay", parse_float, 0.0001, "Weight decay (sgd, nag)", minimum=0.0, maximum=1.0,
           exclusive_minimum=True, exclusive_maximum=True),
 ]
