@@ -69,19 +69,21 @@ class Endpoint:
                "SAGEMAKER_BIND_TO_PORT": str(port), "SMLOCAL_SERVE_HOST": "127.0.0.1",
                "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers), "OMP_NUM_THREADS": str(threads),
                "PYTHONPATH": str(REPO)}
-        self.process = subprocess.Popen([sys.executable, "-m", "container", "serve"], cwd=REPO, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.log = base / f"server-{workers}x{threads}-{port}.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "container", "serve"], cwd=REPO, env=env,
+                                            stdout=log, stderr=subprocess.STDOUT)
         self.port = port
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if requests.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or no worker free
                 pass
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"server for {algorithm} did not become healthy")
+        raise RuntimeError(f"server for {algorithm} did not become healthy:\n{self.log.read_text()[-3000:]}")
 
     def connect(self) -> http.client.HTTPConnection:
         """A keep-alive client connection (it reconnects by itself when the server closes)."""

@@ -337,8 +337,8 @@ def run_server(config: ServeConfig, load_model: Callable[[ServeConfig], Predicto
             if self.worker is not None:
                 self.worker.alive = False
 
-    log.info("Serving %s on %s:%d with %d worker(s), %d thread(s) each, timeout %d s, payload limit %d MiB",
-             config.model_dir, config.host, config.port, config.workers, config.threads_per_worker,
+    log.info("Serving %s on %s:%d with %d worker(s), %s thread(s) each, timeout %d s, payload limit %d MiB",
+             config.model_dir, config.host, config.port, config.workers, os.environ["OMP_NUM_THREADS"],
              config.timeout, config.max_payload_bytes // MIB)
     try:
         Arbiter(Server()).run()

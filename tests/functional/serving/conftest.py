@@ -71,7 +71,7 @@ def wait_for_ping(url: str, timeout: float, stopped=lambda: False) -> bool:
         try:
             if requests.get(f"{url}/ping", timeout=2).status_code == 200:
                 return True
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or no worker free
             pass
         time.sleep(0.1)
     return False
