@@ -39,6 +39,7 @@ bench: setup
 	$(PY) bench/ss_throughput.py
 	$(PY) bench/od_throughput.py
 	$(PY) bench/serving.py
+	$(PY) bench/hosting.py
 
 clean:
 	rm -rf $(VENV) .venv-sdk .pytest_cache build *.egg-info
