@@ -72,6 +72,8 @@ def describe(stored: StoredJob) -> dict:
         # TrainingJobAnalytics uses to ask CloudWatch for the metrics.
         algorithm["MetricDefinitions"] = stored.extra["MetricDefinitions"]
     response["AlgorithmSpecification"] = algorithm
+    if stored.extra.get("TuningJobArn"):  # a training job a tuning job launched (emulator.tuning)
+        response["TuningJobArn"] = stored.extra["TuningJobArn"]
     for flag in DEFAULT_FLAGS:
         response.setdefault(flag, False)
     return response

@@ -75,6 +75,24 @@ CREATE TABLE IF NOT EXISTS metric_values (
     value REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS metric_values_by_job ON metric_values (job, name, timestamp);
+CREATE TABLE IF NOT EXISTS tuning_jobs (
+    name TEXT PRIMARY KEY,
+    arn TEXT NOT NULL UNIQUE,
+    creation_time REAL NOT NULL,
+    last_modified_time REAL NOT NULL,
+    status TEXT NOT NULL,
+    request TEXT NOT NULL,      -- the CreateHyperParameterTuningJob request (JSON)
+    state TEXT NOT NULL         -- emulator.tuning.records.TuningState (JSON)
+);
+-- A tuning job's training jobs, written before each is created, so that a restarted server
+-- neither loses one nor creates it twice.
+CREATE TABLE IF NOT EXISTS tuning_trials (
+    tuning_job TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    training_job TEXT NOT NULL UNIQUE,
+    params TEXT NOT NULL,       -- the search's values (JSON), as its distributions hold them
+    PRIMARY KEY (tuning_job, number)
+);
 """
 
 
@@ -378,6 +396,53 @@ class JobStore:
         rows = self._read(sql + " WHERE job = ? ORDER BY job, name", (job,)) if job else \
             self._read(sql + " ORDER BY job, name")
         return [(r["job"], r["name"]) for r in rows]
+
+
+    # ---- tuning jobs --------------------------------------------------------------------------
+
+    def insert_tuning_job(self, name: str, arn: str, request: dict, state: dict) -> None:
+        """Raises DuplicateJob if the name (any letter case) is taken."""
+        try:
+            self._write("INSERT INTO tuning_jobs (name, arn, creation_time, last_modified_time, status, request, "
+                        "state) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (name, arn, epoch(state["creation_time"]), epoch(state["last_modified_time"]),
+                         state["status"], _dumps(request), _dumps(state)))
+        except sqlite3.IntegrityError:
+            raise DuplicateJob(name) from None
+
+    def save_tuning_state(self, name: str, state: dict) -> None:
+        self._write("UPDATE tuning_jobs SET last_modified_time = ?, status = ?, state = ? WHERE name = ?",
+                    (epoch(state["last_modified_time"]), state["status"], _dumps(state), name))
+
+    def tuning_job(self, name: str) -> tuple[dict, dict] | None:
+        """(request, state) of a tuning job, or None."""
+        rows = self._read("SELECT request, state FROM tuning_jobs WHERE name = ? COLLATE NOCASE", (name,))
+        return (json.loads(rows[0]["request"]), json.loads(rows[0]["state"])) if rows else None
+
+    def tuning_job_names(self, *, status: tuple[str, ...] = (), name_contains: str | None = None,
+                         sort_by: str = "CreationTime", descending: bool = True) -> list[str]:
+        where, params = [], []
+        if status:
+            where.append(f"status IN ({', '.join('?' * len(status))})")
+            params.extend(status)
+        if name_contains:
+            where.append("instr(lower(name), lower(?)) > 0")
+            params.append(name_contains)
+        column = {"Name": "name", "CreationTime": "creation_time", "Status": "status"}[sort_by]
+        direction = "DESC" if descending else "ASC"
+        return [r["name"] for r in self._read(
+            f"SELECT name FROM tuning_jobs {'WHERE ' + ' AND '.join(where) if where else ''} "
+            f"ORDER BY {column} {direction}, name {direction}", params)]
+
+    def add_trial(self, tuning_job: str, number: int, training_job: str, params: dict) -> None:
+        self._write("INSERT INTO tuning_trials (tuning_job, number, training_job, params) VALUES (?, ?, ?, ?)",
+                    (tuning_job, number, training_job, _dumps(params)))
+
+    def trials(self, tuning_job: str) -> list[tuple[int, str, dict]]:
+        """(number, training job name, params) of a tuning job's training jobs, in order."""
+        return [(r["number"], r["training_job"], json.loads(r["params"])) for r in self._read(
+            "SELECT number, training_job, params FROM tuning_trials WHERE tuning_job = ? ORDER BY number",
+            (tuning_job,))]
 
 
 def _dumps(value: dict) -> str:

@@ -28,12 +28,14 @@ from emulator.api.runtime import RuntimeOperations
 from emulator.api.sagemaker_ops import SageMakerOperations
 from emulator.api.service import ServiceOptions, TrainingService
 from emulator.api.sigv4 import configured_credentials
+from emulator.api.tuning_ops import TuningOperations
 from emulator.hosting.service import HostingService, open_hosting
 from emulator.instance_types import HOST_LIMIT_ENV, host_limit
 from emulator.jobhome import JobHome, default_home
 from emulator.jobs import Jobs
 from emulator.runners.base import DEFAULT_STOP_GRACE_SECONDS
 from emulator.runners.placement import DEFAULT_IMAGE_REPO, Placer
+from emulator.tuning.service import TuningService
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8777
@@ -80,9 +82,9 @@ def concurrent_hosts(requested: int | None) -> int:
     return min(requested, machine)
 
 
-def build(config: ApiConfig) -> tuple[Flask, TrainingService, HostingService]:
-    """The app, its job and hosting services; marks jobs a previous server left unfinished as Failed
-    and starts the endpoints it left deployed again."""
+def build(config: ApiConfig) -> tuple[Flask, TrainingService, HostingService, TuningService]:
+    """The app, its job, hosting and tuning services; marks jobs a previous server left unfinished as
+    Failed, starts the endpoints it left deployed again and continues its tuning jobs."""
     policy = config.request_policy()  # first: refuse half-given credentials before touching the store
     placer = Placer(config.runner, strict_gpu=config.strict_gpu, image_repo=config.image_repo,
                     stop_grace_seconds=config.stop_grace_seconds)
@@ -98,7 +100,11 @@ def build(config: ApiConfig) -> tuple[Flask, TrainingService, HostingService]:
     restarted = hosting.recover()
     if restarted:
         log.info("starting %d endpoint(s) again: %s", len(restarted), ", ".join(restarted))
-    app = create_app([merged(SageMakerOperations(service), HostingOperations(hosting)),
+    tuning = TuningService(service, service.slots.slots, options.region, options.account)
+    continued = tuning.recover()  # after settle_all: the training jobs it left running are Failed by now
+    if continued:
+        log.info("continuing %d tuning job(s): %s", len(continued), ", ".join(continued))
+    app = create_app([merged(SageMakerOperations(service), HostingOperations(hosting), TuningOperations(tuning)),
                       LogsOperations(jobs.store, options.region, options.account, hosting.ctx.logs),
                       MetricsOperations(jobs.store), RuntimeOperations(hosting)], policy)
     if policy.credentials is None:
@@ -106,7 +112,7 @@ def build(config: ApiConfig) -> tuple[Flask, TrainingService, HostingService]:
                     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
     else:
         log.info("requests must be signed with access key %s", policy.credentials.access_key)
-    return app, service, hosting
+    return app, service, hosting, tuning
 
 
 class ApiServer(BaseApplication):
@@ -114,6 +120,7 @@ class ApiServer(BaseApplication):
         self.config = config
         self.service: TrainingService | None = None
         self.hosting: HostingService | None = None
+        self.tuning: TuningService | None = None
         super().__init__()
 
     def load_config(self) -> None:
@@ -137,7 +144,7 @@ class ApiServer(BaseApplication):
 
     def load(self) -> Flask:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        app, self.service, self.hosting = build(self.config)
+        app, self.service, self.hosting, self.tuning = build(self.config)
         log.info("smlocal API on http://%s:%d (job home %s, %d host(s) at once, runner %s)", self.config.host,
                  self.config.port, self.config.home, self.service.slots.slots, self.config.runner)
         return app
@@ -145,6 +152,8 @@ class ApiServer(BaseApplication):
     def _worker_exit(self, server, worker) -> None:  # noqa: ARG002 - gunicorn's hook signature
         if self.hosting is not None:  # its endpoints start again with the next server
             self.hosting.shutdown(HOSTING_SHUTDOWN_SECONDS)
+        if self.tuning is not None:  # first: no tuning job may launch a job while the jobs stop
+            self.tuning.shutdown()
         if self.service is not None:
             self.service.shutdown(SHUTDOWN_SECONDS)
 

@@ -1,0 +1,76 @@
+"""The SageMaker hyperparameter tuning operations (requests already checked against botocore's model)."""
+from __future__ import annotations
+
+from emulator.api.errors import ApiError
+from emulator.api.sagemaker_ops import DEFAULT_LIST_RESULTS, MAX_TAGS, _tags, decode_token, encode_token
+from emulator.tuning.service import TuningService
+
+# ListTrainingJobsForHyperParameterTuningJob's sort keys -> how a summary sorts.
+_SUMMARY_KEYS = {"Name": lambda s: s["TrainingJobName"], "CreationTime": lambda s: s["CreationTime"],
+                 "Status": lambda s: s["TrainingJobStatus"]}
+
+
+def _page(items: list[dict], params: dict, key: str) -> dict:
+    limit = params.get("MaxResults", DEFAULT_LIST_RESULTS)
+    offset = decode_token(params.get("NextToken"))
+    response = {key: items[offset:offset + limit]}
+    if len(items) > offset + limit:
+        response["NextToken"] = encode_token(offset + limit)
+    return response
+
+
+class TuningOperations:
+    service = "sagemaker"
+    rules = ()
+
+    def __init__(self, tuning: TuningService) -> None:
+        self.tuning = tuning
+        self.operations = {
+            "CreateHyperParameterTuningJob": self.create,
+            "DescribeHyperParameterTuningJob": self.describe,
+            "ListHyperParameterTuningJobs": self.list,
+            "StopHyperParameterTuningJob": self.stop,
+            "ListTrainingJobsForHyperParameterTuningJob": self.training_jobs,
+        }
+
+    def create(self, params: dict) -> dict:
+        tags = _tags(params.get("Tags"))
+        if len(tags) > MAX_TAGS:
+            raise ApiError("ValidationException", f"A tuning job can have at most {MAX_TAGS} tags, got {len(tags)}.")
+        arn = self.tuning.create(params)
+        self.tuning.store.add_tags(arn, tags)
+        return {"HyperParameterTuningJobArn": arn}
+
+    def describe(self, params: dict) -> dict:
+        return self.tuning.describe(params["HyperParameterTuningJobName"])
+
+    def list(self, params: dict) -> dict:
+        found = self.tuning.list(status=params.get("StatusEquals"), name_contains=params.get("NameContains"),
+                                 sort_by=params.get("SortBy", "CreationTime"),
+                                 descending=params.get("SortOrder", "Descending") == "Descending")
+        for key, keep in (("CreationTimeAfter", lambda s, t: s["CreationTime"] > t),
+                          ("CreationTimeBefore", lambda s, t: s["CreationTime"] < t),
+                          ("LastModifiedTimeAfter", lambda s, t: s["LastModifiedTime"] > t),
+                          ("LastModifiedTimeBefore", lambda s, t: s["LastModifiedTime"] < t)):
+            if key in params:
+                found = [s for s in found if keep(s, params[key])]
+        return _page(found, params, "HyperParameterTuningJobSummaries")
+
+    def stop(self, params: dict) -> dict:
+        self.tuning.stop(params["HyperParameterTuningJobName"])
+        return {}
+
+    def training_jobs(self, params: dict) -> dict:
+        summaries = self.tuning.summaries(params["HyperParameterTuningJobName"])
+        if params.get("StatusEquals"):
+            summaries = [s for s in summaries if s["TrainingJobStatus"] == params["StatusEquals"]]
+        descending = params.get("SortOrder", "Descending") == "Descending"
+        sort_by = params.get("SortBy", "CreationTime")
+        if sort_by == "FinalObjectiveMetricValue":
+            # As the service does: jobs without an objective value are left out of this order.
+            summaries = [s for s in summaries if "FinalHyperParameterTuningJobObjectiveMetric" in s]
+            summaries.sort(key=lambda s: s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+                           reverse=descending)
+        else:
+            summaries.sort(key=_SUMMARY_KEYS[sort_by], reverse=descending)
+        return _page(summaries, params, "TrainingJobSummaries")

@@ -1,0 +1,1 @@
+"""Hyperparameter tuning jobs: ranges, strategies (Optuna), the loop, records, the service."""
