@@ -207,3 +207,25 @@ def test_a_killed_server_continues_its_tuning_job_without_losing_or_repeating_a_
     assert sum(done["TrainingJobStatusCounters"].values()) == 4
     assert done["TrainingJobStatusCounters"]["NonRetryableError"] >= 1
     assert done["TrainingJobStatusCounters"]["Completed"] >= 1
+
+
+@pytest.mark.parametrize("strategy, config", [
+    ("Random", {"TrainingJobEarlyStoppingType": "Auto"}),
+    ("Hyperband", {"StrategyConfig": {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 4}}}),
+])
+def test_early_stopping_stops_poor_jobs_from_their_per_epoch_objective(tuning_api, tuning_request, strategy, config):
+    sm = tuning_api().client("sagemaker")
+    name = f"tune-{strategy.lower()}"
+    sm.create_hyper_parameter_tuning_job(**tuning_request(name, max_jobs=8, parallel=1, strategy=strategy,
+                                                          static={"epochs": "4", "seconds_per_epoch": "1.2"},
+                                                          **config))
+    done = wait_tuning(sm, name, timeout=120)
+    assert done["HyperParameterTuningJobStatus"] == "Completed"
+    jobs = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=name,
+                                                                MaxResults=100)["TrainingJobSummaries"]
+    stopped = [j for j in jobs if j["TrainingJobStatus"] == "Stopped"]
+    # Only the pruner stops a job here (without early stopping none is: the first test); a job
+    # stopped early still reports the objective of the epochs it ran.
+    assert stopped and done["TrainingJobStatusCounters"]["Stopped"] == len(stopped)
+    assert all(job["ObjectiveStatus"] == "Succeeded" for job in stopped)
+    assert done["BestTrainingJob"]["TrainingJobStatus"] == "Completed"
