@@ -18,6 +18,7 @@ from pathlib import Path
 
 import mxnet as mx
 
+from algorithms.common import transfer as transfer_plan
 from algorithms.common.warm_start import read_symbol_nodes
 from algorithms.object_detection import network
 from container.errors import ClientError
@@ -87,8 +88,9 @@ def read_saved_model(directory: Path, source: str) -> SavedModel:
     return SavedModel(directory, directory / PARAMS_FILE, {str(k): str(v) for k, v in hyperparameters.items()})
 
 
-def load_params(net: network.Detector, path: Path, source: str, contexts: list) -> None:
-    """Set every learned parameter of `net` from `path`. Constants (anchors, pixel statistics)
+def load_params(net: network.Detector, path: Path, source: str, contexts: list, transfer: bool = False) -> None:
+    """Set every learned parameter of `net` from `path` (with `transfer`, those whose name and
+    shape fit; the others keep their initialisation). Constants (anchors, pixel statistics)
     are derived from this job's configuration and are never taken from the file."""
     expected = "expected the MXNet parameter file of named arrays that HybridBlock.export writes"
     try:
@@ -98,14 +100,21 @@ def load_params(net: network.Detector, path: Path, source: str, contexts: list) 
     if not isinstance(saved, dict):
         raise ClientError(f"Cannot use {path.name} in {source}: it holds unnamed arrays; {expected}")
     saved = {name.split(":", 1)[-1]: value for name, value in saved.items()}
-    params = {name: p for name, p in net.collect_params().items() if not network.is_constant(p)}
+    constants = {name for name, p in net.collect_params().items() if network.is_constant(p)}
+    saved = {name: value for name, value in saved.items() if name not in constants}
+    params = {name: p for name, p in net.collect_params().items() if name not in constants}
+    shapes = network.parameter_shapes(net)
+    if transfer:
+        plan = transfer_plan.plan({n: v.shape for n, v in saved.items()}, {n: shapes[n] for n in params},
+                                  f"{path.name} in {source}")
+        plan.log()
+        params = {name: params[name] for name in plan.loaded}
     missing = [name for name in params if name not in saved]
     if missing:
         raise ClientError(
             f"Incompatible model in {source}: {len(missing)} parameter(s) of this network are not in "
             f"{path.name} (e.g. {missing[:3]}); the model must come from this algorithm with the same "
             f"base_network and num_classes")
-    shapes = network.parameter_shapes(net)
     for name, param in params.items():
         value = saved[name]
         expected = shapes[name]

@@ -115,7 +115,7 @@ class DetectionJob(BestModelArtifacts):
     def _choose_initial_weights(self) -> None:
         """Checkpoint (a restarted job) > model channel (incremental) > pretrained base > random."""
         self.start = choose_start(self.env, model_io.read_saved_model, lambda saved: saved.hyperparameters,
-                                  architecture(self.hp), self.hp.use_pretrained_model)
+                                  architecture(self.hp), self.hp.use_pretrained_model, self.hp.warm_start_mode)
         if self.start.source == CHECKPOINT:
             self.restore_best(self.env.checkpoint_dir)
         elif self.start.source == MODEL:
@@ -141,7 +141,8 @@ class DetectionJob(BestModelArtifacts):
         self.net.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2),
                             ctx=self.contexts)
         if self.start.from_saved:
-            model_io.load_params(self.net, self.start.saved.params, self.start.source, self.contexts)
+            model_io.load_params(self.net, self.start.saved.params, self.start.source, self.contexts,
+                                 transfer=self.start.transfer)
         elif hp.use_pretrained_model:
             pretrained.load_base_weights(base, hp.base_network, self.contexts)
         if hp.freeze_layer_pattern:

@@ -113,5 +113,5 @@ def describe_weights(arrays: dict) -> dict[str, str]:
     return described
 
 
-def load_into(net, saved: SavedModel, source: str, contexts: list) -> None:
-    network.set_weights(net, saved.arrays, contexts, f"{PARAMS_FILE} in {source}")
+def load_into(net, saved: SavedModel, source: str, contexts: list, transfer: bool = False) -> None:
+    network.set_weights(net, saved.arrays, contexts, f"{PARAMS_FILE} in {source}", transfer=transfer)

@@ -20,6 +20,7 @@ from gluoncv.model_zoo import FCN, DeepLabV3, PSPNet
 from gluoncv.model_zoo.segbase import SegBaseModel
 from mxnet.gluon.contrib.nn import SyncBatchNorm
 
+from algorithms.common import transfer as transfer_plan
 from algorithms.semantic_segmentation.hyperparameters import OUTPUT_STRIDE
 from container.errors import ClientError
 
@@ -64,10 +65,18 @@ def is_backbone(name: str) -> bool:
     return name.split(".", 1)[0] in BACKBONE_BLOCKS
 
 
-def set_weights(net: SegBaseModel, arrays: dict, contexts: list, source: str, backbone_only: bool = False) -> None:
+def set_weights(net: SegBaseModel, arrays: dict, contexts: list, source: str, backbone_only: bool = False,
+                transfer: bool = False) -> None:
     """Set the network's parameters (or only the backbone's) from `arrays` (structural names).
-    Every required parameter must be present with a fitting shape."""
+    Every required parameter must be present with a fitting shape; with `transfer`, only those
+    whose name and shape fit are set (a new last layer for another num_classes keeps its
+    initialisation)."""
     params = {name: p for name, p in structural_params(net).items() if not backbone_only or is_backbone(name)}
+    if transfer:
+        plan = transfer_plan.plan({n: v.shape for n, v in arrays.items()}, {n: p.shape for n, p in params.items()},
+                                  source)
+        plan.log()
+        params = {name: params[name] for name in plan.loaded}
     missing = [name for name in params if name not in arrays]
     if missing:
         raise ClientError(f"{source} does not fit this network: {len(missing)} parameter(s) are missing "

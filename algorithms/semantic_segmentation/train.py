@@ -86,12 +86,12 @@ class SegmentationJob(BestModelArtifacts):
         hp = self.hp
         self.start = choose_start(self.env, model_io.read_saved_model,
                                   lambda saved: hyperparameters.saved_architecture(saved.architecture()),
-                                  hyperparameters.architecture(hp), hp.use_pretrained_model)
+                                  hyperparameters.architecture(hp), hp.use_pretrained_model, hp.warm_start_mode)
         if self.start.source == CHECKPOINT:
             self.restore_best(self.env.checkpoint_dir)
         elif self.start.source == MODEL:
-            self.log.info("Incremental training: initialising every layer from %s of the earlier job.",
-                          model_io.PARAMS_FILE)
+            self.log.info("Incremental training: initialising %s from %s of the earlier job.",
+                          "the layers that fit" if self.start.transfer else "every layer", model_io.PARAMS_FILE)
         elif hp.use_pretrained_model:
             pretrained.store_path(hp.backbone)  # a missing file fails now, before data is read
 
@@ -108,7 +108,8 @@ class SegmentationJob(BestModelArtifacts):
         self.net = network.build(hp.algorithm, hp.backbone, hp.num_classes, hp.crop_size, hp.base_size,
                                  self.contexts, syncbn=hp.syncbn)
         if self.start.from_saved:
-            model_io.load_into(self.net, self.start.saved, self.start.source, self.contexts)
+            model_io.load_into(self.net, self.start.saved, self.start.source, self.contexts,
+                               transfer=self.start.transfer)
         elif hp.use_pretrained_model:
             pretrained.load_backbone_weights(self.net, hp.backbone, self.contexts)
         else:

@@ -17,7 +17,8 @@ CONTAINER_DEFAULTS = {
 
 def test_defaults_are_the_containers_and_every_key_is_reported():
     resolved = SCHEMA.parse(REQUIRED).as_strings()
-    assert resolved == {**CONTAINER_DEFAULTS, **REQUIRED}
+    # warm_start_mode is this image's addition (strict: the built-in's behaviour).
+    assert resolved == {**CONTAINER_DEFAULTS, **REQUIRED, "warm_start_mode": "strict"}
 
 
 def test_the_containers_own_default_input_is_accepted_as_sent():
