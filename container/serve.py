@@ -29,6 +29,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Callable, Protocol
 
+from container.environment import positive_int
 from container.errors import ClientError
 from container.logs import get_logger
 
@@ -71,17 +72,17 @@ class ServeConfig:
         from container.paths import MLPaths
 
         env = os.environ if environ is None else environ
-        workers = _positive_int(env, "SAGEMAKER_MODEL_SERVER_WORKERS", None) or default_workers()
+        workers = positive_int(env, "SAGEMAKER_MODEL_SERVER_WORKERS", None) or default_workers()
         return cls(
             model_dir=MLPaths.from_env(env).model,
-            port=_positive_int(env, "SAGEMAKER_BIND_TO_PORT", DEFAULT_PORT),
+            port=positive_int(env, "SAGEMAKER_BIND_TO_PORT", DEFAULT_PORT),
             # Docker publishes the container's port from all interfaces; the process runner
             # sets 127.0.0.1 so a local endpoint is not reachable from the network.
             host=env.get("SMLOCAL_SERVE_HOST", "").strip() or "0.0.0.0",
             workers=workers,
             threads_per_worker=max(1, available_cpus() // workers),
-            timeout=_positive_int(env, "SAGEMAKER_MODEL_SERVER_TIMEOUT", DEFAULT_TIMEOUT_SECONDS),
-            max_payload_bytes=_positive_int(env, "SAGEMAKER_MAX_PAYLOAD_IN_MB", DEFAULT_MAX_PAYLOAD_MB) * MIB,
+            timeout=positive_int(env, "SAGEMAKER_MODEL_SERVER_TIMEOUT", DEFAULT_TIMEOUT_SECONDS),
+            max_payload_bytes=positive_int(env, "SAGEMAKER_MAX_PAYLOAD_IN_MB", DEFAULT_MAX_PAYLOAD_MB) * MIB,
             batch=env.get("SAGEMAKER_BATCH", "").strip().lower() == "true",
             default_accept=env.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "").strip() or None,
         )
@@ -91,19 +92,6 @@ class ServeConfig:
         # spelled as CreateTransformJob's BatchStrategy enum.
         return {"MaxConcurrentTransforms": self.workers, "BatchStrategy": "SingleRecord",
                 "MaxPayloadInMB": self.max_payload_bytes // MIB}
-
-
-def _positive_int(env, name: str, default: int | None) -> int | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ClientError(f"{name}={raw!r} must be a positive integer")
-    return value
 
 
 def available_cpus() -> int:

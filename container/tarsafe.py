@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from container.environment import positive_int
 from container.errors import ClientError
 
 GIB = 1 << 30
@@ -77,8 +78,8 @@ def archive_limits(archive: Path, target: Path, budgets: tuple[Budget, ...] = ()
     """The tightest of `budgets` (e.g. the job's volume), the free space where `target` will be
     and DEFAULT_MAX_EXPANSION times the archive's size (at least EXPANSION_FLOOR)."""
     env = os.environ if environ is None else environ
-    expansion = _env_int(env, EXPANSION_ENV, DEFAULT_MAX_EXPANSION)
-    members = _env_int(env, MEMBERS_ENV, DEFAULT_MAX_MEMBERS)
+    expansion = positive_int(env, EXPANSION_ENV, DEFAULT_MAX_EXPANSION)
+    members = positive_int(env, MEMBERS_ENV, DEFAULT_MAX_MEMBERS)
     size = archive.stat().st_size
     parent = _existing_parent(target)
     candidates = list(budgets) + [
@@ -315,19 +316,6 @@ def _existing_parent(path: Path) -> Path:
     while not path.exists():
         path = path.parent
     return path
-
-
-def _env_int(env: Mapping[str, str], key: str, default: int) -> int:
-    raw = env.get(key, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ClientError(f"Environment variable {key}={raw!r} must be a whole number of at least 1")
-    return value
 
 
 def _show(name: str, limit: int = 80) -> str:
