@@ -15,6 +15,7 @@ import mxnet as mx
 
 from algorithms.common.warm_start import read_symbol_nodes
 from container.errors import ClientError
+from container.logs import get_logger
 
 PREFIX = "image-classification"
 PARAMS_RE = re.compile(rf"^{PREFIX}-(\d{{4}})\.params$")
@@ -93,18 +94,14 @@ class SavedModel:
 
 
 def read_saved_model(directory: Path, source: str = "the model channel") -> SavedModel:
-    """Describe the artifacts in `directory` (the latest epoch's params are the ones to load)."""
-    symbol = directory / f"{PREFIX}-symbol.json"
-    found = params_files(directory)
-    if not symbol.is_file() or not found:
-        names = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
-        raise ClientError(
-            f"{source[:1].upper()}{source[1:]} does not hold an image-classification model: expected "
-            f"{PREFIX}-symbol.json and {PREFIX}-NNNN.params, found {names}")
+    """Describe the artifacts in `directory` (the latest epoch's params are the ones to load):
+    this algorithm's (ours or the built-in's) or a public MXNet checkpoint (`<name>-symbol.json`
+    + `<name>-NNNN.params`, as the MXNet model zoo publishes ResNets), exactly one of them."""
+    symbol, found = _the_checkpoint(directory, source)
     epoch = max(found)
     layers, classes = _describe_graph(symbol, source)
     shape = None
-    shapes_file = directory / "model-shapes.json"
+    shapes_file = symbol.parent / "model-shapes.json"
     if shapes_file.is_file():
         try:
             shape = tuple(int(n) for n in json.loads(shapes_file.read_bytes().decode("utf-8"))[-1]["shape"][1:])
@@ -113,6 +110,34 @@ def read_saved_model(directory: Path, source: str = "the model channel") -> Save
                 f"model-shapes.json in {source} is malformed; expected "
                 f'[{{"shape": [N, C, H, W], "name": "data"}}]') from None
     return SavedModel(directory, symbol, found[epoch], epoch, layers, classes, shape)
+
+
+def _the_checkpoint(directory: Path, source: str) -> tuple[Path, dict[int, Path]]:
+    """The one `<name>-symbol.json` with `<name>-NNNN.params` beside it, anywhere in `directory`
+    (a second one would leave the choice to chance)."""
+    candidates = {}
+    for symbol in sorted(directory.rglob("*-symbol.json")) if directory.is_dir() else []:
+        name = symbol.name[:-len("-symbol.json")]
+        pattern = re.compile(rf"^{re.escape(name)}-(\d{{4}})\.params$")
+        found = {int(m.group(1)): p for p in symbol.parent.iterdir() if (m := pattern.match(p.name))}
+        if found:
+            candidates[symbol] = found
+    expected = (f"expected {PREFIX}-symbol.json and {PREFIX}-NNNN.params (this algorithm's model.tar.gz) or "
+                f"one MXNet checkpoint NAME-symbol.json and NAME-NNNN.params")
+    if not candidates:
+        names = sorted(str(p.relative_to(directory)) for p in directory.rglob("*")) if directory.is_dir() else []
+        raise ClientError(
+            f"{source[:1].upper()}{source[1:]} does not hold an image-classification model: {expected}, "
+            f"found {names[:20]}")
+    if len(candidates) > 1:
+        files = [str(p.relative_to(directory)) for p in candidates]
+        raise ClientError(f"{source[:1].upper()}{source[1:]} holds {len(candidates)} candidate models ({files}); "
+                          f"{expected}: remove all but one")
+    (symbol, found), = candidates.items()
+    if symbol.name != f"{PREFIX}-symbol.json":
+        get_logger().info("Recognised a public MXNet checkpoint in %s: %s with %s.", source,
+                          symbol.relative_to(directory), found[max(found)].name)
+    return symbol, found
 
 
 def _describe_graph(symbol_file: Path, source: str) -> tuple[int | None, int | None]:

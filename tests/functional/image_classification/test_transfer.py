@@ -1,4 +1,6 @@
 """warm_start_mode=transfer: a model for 4 classes seeds a job for 3 (new fc, every other layer loaded)."""
+import logging
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -41,8 +43,9 @@ def _prepared(tmp_path, hp, channels) -> ClassificationJob:
 
 def test_the_loader_takes_every_fitting_parameter_and_a_new_head(model_a, three_classes, tmp_path, caplog):
     model_dir, tarball = model_a
-    job = _prepared(tmp_path, base_hp(num_classes=3, num_training_samples=48, warm_start_mode="transfer"),
-                    rec_channels(three_classes, tarball))
+    with caplog.at_level(logging.INFO, logger="smlocal"):
+        job = _prepared(tmp_path, base_hp(num_classes=3, num_training_samples=48, warm_start_mode="transfer"),
+                        rec_channels(three_classes, tarball))
     saved_arg, saved_aux = model_io.load_params(max(model_io.params_files(model_dir).items())[1])
     arg, aux = job.module.get_params()
     body = [n for n in saved_arg if not n.startswith("fc")]
@@ -88,3 +91,58 @@ def test_a_file_of_another_network_is_refused_in_transfer_mode(three_classes, tm
     assert code == 2
     assert "no parameter of the model in channel 'model' fits this network" in tree.failure
     assert "dense0_bias" in tree.failure
+
+
+def _zoo_checkpoint(directory, name="resnet-18", seed=3):
+    """A public ResNet-18 checkpoint as the MXNet model zoo names it: `<name>-symbol.json`,
+    `<name>-0000.params`, a 1000-class classifier called fc1."""
+    from algorithms.image_classification import network
+    directory.mkdir(parents=True, exist_ok=True)
+    with mx.name.NameManager():
+        symbol = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(network.features(18), num_hidden=1000, name="fc1"),
+                                      name="softmax")
+    symbol.save(str(directory / f"{name}-symbol.json"))
+    arg_shapes, _, aux_shapes = symbol.infer_shape(data=(1, 3, 28, 28))
+    rng = np.random.RandomState(seed)
+    arg = {n: mx.nd.array(rng.normal(0, 0.05, s)) for n, s in zip(symbol.list_arguments(), arg_shapes)
+           if n not in ("data", "softmax_label")}
+    aux = {n: mx.nd.array(np.abs(rng.normal(1, 0.1, s))) for n, s in zip(symbol.list_auxiliary_states(), aux_shapes)}
+    model_io.save_params(directory / f"{name}-0000.params", arg, aux)
+    return arg, aux
+
+
+def test_a_public_mxnet_checkpoint_seeds_a_transfer(three_classes, tmp_path, caplog):
+    arg0, aux0 = _zoo_checkpoint(tmp_path / "zoo")
+    tarball = tar_model(tmp_path / "zoo", tmp_path / "zoo.tar.gz")
+    with caplog.at_level(logging.INFO, logger="smlocal"):
+        job = _prepared(tmp_path, base_hp(num_classes=3, num_training_samples=48, warm_start_mode="transfer"),
+                        rec_channels(three_classes, tarball))
+    arg, aux = job.module.get_params()
+    body = [n for n in arg0 if not n.startswith("fc1")]
+    assert all(np.array_equal(arg[n].asnumpy(), arg0[n].asnumpy()) for n in body)
+    assert all(np.array_equal(aux[n].asnumpy(), aux0[n].asnumpy()) for n in aux0)
+    assert arg["fc_weight"].shape == (3, 512)
+    assert ("Recognised a public MXNet checkpoint in channel 'model': resnet-18-symbol.json with "
+            "resnet-18-0000.params") in caplog.text
+    assert f"{len(body) + len(aux0)} loaded, 2 re-initialised, 2 ignored" in caplog.text
+    assert "fc1_weight" in caplog.text and "not in this network" in caplog.text
+
+
+def test_two_candidate_models_are_a_client_error_naming_both(three_classes, tmp_path, run_ic):
+    _zoo_checkpoint(tmp_path / "two", "resnet-18")
+    _zoo_checkpoint(tmp_path / "two" / "other", "resnet-18-copy")
+    hp = base_hp(num_classes=3, num_training_samples=48, warm_start_mode="transfer")
+    code, tree = run_ic(hp, rec_channels(three_classes, tar_model(tmp_path / "two", tmp_path / "two.tar.gz")))
+    assert code == 2
+    assert "holds 2 candidate models" in tree.failure
+    assert "other/resnet-18-copy-symbol.json" in tree.failure and "'resnet-18-symbol.json'" in tree.failure
+
+
+def test_a_truncated_public_checkpoint_is_a_client_error(three_classes, tmp_path, run_ic):
+    _zoo_checkpoint(tmp_path / "cut")
+    params = tmp_path / "cut" / "resnet-18-0000.params"
+    params.write_bytes(params.read_bytes()[:5000])
+    hp = base_hp(num_classes=3, num_training_samples=48, warm_start_mode="transfer")
+    code, tree = run_ic(hp, rec_channels(three_classes, tar_model(tmp_path / "cut", tmp_path / "cut.tar.gz")))
+    assert code == 2
+    assert "Cannot read model parameters resnet-18-0000.params: damaged or not MXNet" in tree.failure
