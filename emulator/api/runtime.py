@@ -51,20 +51,19 @@ class RuntimeOperations:
         if params.get("TargetModel"):
             raise validation_error(f"Endpoint {name} is not a multi-model endpoint and does not support target "
                                    f"model header.")
-        try:
-            instance = self.hosting.route(name, params.get("TargetVariant"))
-        except KeyError:
-            raise validation_error(f"Variant {params['TargetVariant']} not found for endpoint {name}.") from None
-        if instance is None:
-            raise validation_error(f"Endpoint {name} of account {self.account} not found.")
         headers = {}
         for member, header in (("ContentType", "Content-Type"), ("Accept", "Accept"),
                                ("CustomAttributes", CUSTOM_ATTRIBUTES)):
             if params.get(member) is not None:
                 headers[header] = params[member]
         try:
-            answer = self._http.post(f"{instance.server.url}/invocations", data=params["Body"], headers=headers,
-                                     timeout=(CONNECT_TIMEOUT_SECONDS, INVOCATION_TIMEOUT_SECONDS))
+            with self.hosting.invocation(name, params.get("TargetVariant")) as instance:
+                if instance is None:
+                    raise validation_error(f"Endpoint {name} of account {self.account} not found.")
+                answer = self._http.post(f"{instance.server.url}/invocations", data=params["Body"], headers=headers,
+                                         timeout=(CONNECT_TIMEOUT_SECONDS, INVOCATION_TIMEOUT_SECONDS))
+        except KeyError:
+            raise validation_error(f"Variant {params['TargetVariant']} not found for endpoint {name}.") from None
         except requests.Timeout:
             return self._model_error(name, 0, TIMED_OUT)
         except requests.RequestException as exc:

@@ -23,9 +23,11 @@ import secrets
 import shutil
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from emulator.hosting.artifacts import ModelDataError, prepare_model_dir
 from emulator.hosting.context import HostingContext, instance_id
@@ -63,6 +65,7 @@ class Deployment:
     folder: Path
     weights: dict[str, float]
     instances: dict[str, list[Instance]] = field(default_factory=dict)
+    inflight: int = 0             # invocations routed here and not yet answered
     _turn: int = 0
 
     def all(self) -> list[Instance]:
@@ -76,6 +79,12 @@ class Deployment:
         group = self.instances[variant]
         self._turn += 1
         return group[self._turn % len(group)]
+
+    def drain(self, timeout: float) -> None:
+        """Wait until the invocations routed here have their answers (no new ones come once it is switched away)."""
+        deadline = time.monotonic() + timeout
+        while self.inflight > 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def exited(self) -> tuple[Instance, int] | None:
         for instance in self.all():
@@ -204,7 +213,10 @@ class Endpoints:
             for instance in old.all():
                 self._note(state.name, instance.stream, "The endpoint now runs endpoint configuration "
                                                         f"{plan['EndpointConfigName']}: stopping this instance.")
-            old.stop(self.ctx.stop_grace_seconds)  # SIGTERM first: its in-flight requests finish
+            # Requests routed to the old servers just before the switch may not have reached them
+            # yet: they are answered first, then SIGTERM lets anything still running finish.
+            old.drain(self.ctx.stop_grace_seconds)
+            old.stop(self.ctx.stop_grace_seconds)
             shutil.rmtree(old.folder, ignore_errors=True)
 
     def start_delete(self, name: str) -> None:
@@ -331,14 +343,35 @@ class Endpoints:
     # ---- runtime ------------------------------------------------------------------------------
 
     def route(self, name: str, variant: str | None = None) -> Instance | None:
-        """The instance that answers an invocation of endpoint `name`, None if it does not serve."""
-        state = self._endpoints.get(name.lower())
-        deployment = state.live if state is not None else None
-        if deployment is None:
-            return None
-        if variant is not None and variant not in deployment.instances:
-            raise KeyError(variant)
-        return deployment.pick(variant)
+        """The instance that would answer an invocation of endpoint `name`, None if it does not serve."""
+        with self._lock:
+            state = self._endpoints.get(name.lower())
+            deployment = state.live if state is not None else None
+            if deployment is None:
+                return None
+            if variant is not None and variant not in deployment.instances:
+                raise KeyError(variant)
+            return deployment.pick(variant)
+
+    @contextmanager
+    def invocation(self, name: str, variant: str | None = None) -> Iterator[Instance | None]:
+        """The instance that answers one invocation (None: the endpoint does not serve), counted as
+        in flight until the block ends, so that an update stops no server with a request on its way."""
+        with self._lock:
+            state = self._endpoints.get(name.lower())
+            deployment = state.live if state is not None else None
+            instance = None
+            if deployment is not None:
+                if variant is not None and variant not in deployment.instances:
+                    raise KeyError(variant)
+                instance = deployment.pick(variant)
+                deployment.inflight += 1
+        try:
+            yield instance
+        finally:
+            if deployment is not None:
+                with self._lock:
+                    deployment.inflight -= 1
 
     # ---- start and end of the server ----------------------------------------------------------
 

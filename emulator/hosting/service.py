@@ -216,6 +216,10 @@ class HostingService:
     def route(self, name: str, variant: str | None = None) -> Instance | None:
         return self.endpoints.route(name, variant)
 
+    def invocation(self, name: str, variant: str | None = None):
+        """`with hosting.invocation(name) as instance:` the instance that answers one invocation."""
+        return self.endpoints.invocation(name, variant)
+
     # ---- transform jobs -----------------------------------------------------------------------
 
     def create_transform_job(self, params: dict) -> str:

@@ -78,6 +78,8 @@ def test_deploy_invoke_and_delete_as_the_sdk_does(clients, tmp_path):
     assert rest["events"] == [] and "nextToken" not in rest
     streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix="AllTraffic/")["logStreams"]
     assert len(streams) == 1 and streams[0]["logStreamName"].startswith("AllTraffic/i-")
+    groups = logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/")["logGroups"]
+    assert [g["logGroupName"] for g in groups] == [group, "/aws/sagemaker/TrainingJobs"]
 
     # Predictor.delete_endpoint(): the configuration first, then the endpoint.
     sm.delete_endpoint_config(EndpointConfigName="ep")

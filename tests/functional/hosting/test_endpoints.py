@@ -17,10 +17,11 @@ from tests.functional.hosting.conftest import deploy, model_tar, wait_status
 
 
 def invoke(service, name: str, body: bytes = b"hello", variant: str | None = None) -> requests.Response:
-    instance = service.route(name, variant)
-    assert instance is not None, f"{name} does not serve"
-    return requests.post(f"{instance.server.url}/invocations", data=body, headers={"Content-Type": "text/plain"},
-                         timeout=10)
+    """One invocation as the runtime makes it: routed, counted in flight until answered."""
+    with service.invocation(name, variant) as instance:
+        assert instance is not None, f"{name} does not serve"
+        return requests.post(f"{instance.server.url}/invocations", data=body,
+                             headers={"Content-Type": "text/plain"}, timeout=10)
 
 
 def log_lines(service, name: str) -> list[str]:
@@ -230,3 +231,40 @@ def test_an_instance_that_exits_while_in_service_fails_the_endpoint(hosting, tmp
     assert "exited with code 9 while the endpoint was InService" in body["FailureReason"]
     assert "exiting after the last invocation" in body["FailureReason"]
     assert service.route("fragile") is None
+
+
+def test_deleting_an_endpoint_that_is_still_creating_stops_its_servers(hosting, tmp_path):
+    service = hosting()
+    deploy(service, "hasty", model_tar(tmp_path / "m.tar.gz", {"load_seconds": 30}).as_uri())
+    deadline = time.monotonic() + 20
+    while not service.ctx.logs.group(endpoint_group("hasty")) or not any(
+            "fake serve: listening" in line for line in log_lines(service, "hasty")):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    service.delete_endpoint("hasty")
+    deadline = time.monotonic() + 20
+    while service.ctx.resources.get(ENDPOINT, "hasty") is not None:
+        assert time.monotonic() < deadline, service.get(ENDPOINT, "hasty").body
+        time.sleep(0.05)
+    assert service.route("hasty") is None
+    port = next(line.rsplit(" ", 1)[1] for line in log_lines(service, "hasty") if "listening on port" in line)
+    assert not port_open(f"http://127.0.0.1:{port}")  # the server that was still loading is gone
+
+
+def test_an_uncompressed_model_folder_is_copied(hosting, tmp_path):
+    service = hosting()
+    folder = tmp_path / "artifacts"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "behaviour.json").write_text('{"answer": "from a folder"}')
+    (folder / "sub" / "weights.bin").write_bytes(b"\0" * 8)
+    service.create_model({"ModelName": "folder", "PrimaryContainer": {"Image": "x/image-classification:1",
+        "ModelDataSource": {"S3DataSource": {"S3Uri": folder.as_uri() + "/", "S3DataType": "S3Prefix",
+                                             "CompressionType": "None"}}}})
+    service.create_endpoint_config({"EndpointConfigName": "folder", "ProductionVariants": [
+        {"VariantName": "AllTraffic", "ModelName": "folder", "InitialInstanceCount": 1,
+         "InstanceType": "ml.m5.large"}]})
+    service.create_endpoint({"EndpointName": "folder", "EndpointConfigName": "folder"})
+    body = wait_status(service, ENDPOINT, "folder", ("InService", "Failed"))
+    assert body["EndpointStatus"] == "InService", body.get("FailureReason")
+    assert invoke(service, "folder").json()["answer"] == "from a folder"
+    assert "fake serve: model files ['behaviour.json', 'sub']" in log_lines(service, "folder")
