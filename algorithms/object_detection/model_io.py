@@ -20,8 +20,9 @@ import mxnet as mx
 
 from algorithms.common import transfer as transfer_plan
 from algorithms.common.warm_start import read_symbol_nodes
-from algorithms.object_detection import network
+from algorithms.object_detection import builtin_names, network
 from container.errors import ClientError
+from container.logs import get_logger
 
 PREFIX = "model_algo_1"
 SYMBOL_FILE = f"{PREFIX}-symbol.json"
@@ -100,6 +101,17 @@ def load_params(net: network.Detector, path: Path, source: str, contexts: list, 
     if not isinstance(saved, dict):
         raise ClientError(f"Cannot use {path.name} in {source}: it holds unnamed arrays; {expected}")
     saved = {name.split(":", 1)[-1]: value for name, value in saved.items()}
+    if builtin_names.is_builtin(saved):
+        saved, base = builtin_names.rename(saved)
+        get_logger().info("Recognised the built-in algorithm's SSD parameters in %s: the extra layers and "
+                          "predictors map to this network; its %d pre-activation ResNet base parameters do "
+                          "not (this base network is resnet50_v1).", path.name, len(base))
+        if not transfer:
+            raise ClientError(
+                f"{path.name} in {source} is the built-in algorithm's SSD, whose ResNet-50 base network is the "
+                f"pre-activation ResNet (v2), not this algorithm's resnet50_v1: only its extra layers and "
+                f"predictors can be loaded; set warm_start_mode=transfer to load those (the base network "
+                f"then starts from random weights)")
     constants = {name for name, p in net.collect_params().items() if network.is_constant(p)}
     saved = {name: value for name, value in saved.items() if name not in constants}
     params = {name: p for name, p in net.collect_params().items() if name not in constants}

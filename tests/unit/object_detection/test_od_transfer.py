@@ -13,7 +13,7 @@ SIDE = 128  # any side builds the same parameters; a small one keeps the traced 
 
 def _net(num_classes, seed):
     mx.random.seed(seed)
-    net = network.build("resnet-50", SIDE, num_classes)
+    net = network.build("resnet-50", SIDE, num_classes, nms_topk=100)  # a small side has few anchors
     net.initialize(mx.init.Xavier(), ctx=[mx.cpu()])
     net.hybridize()  # export traces the graph
     return net
@@ -64,3 +64,47 @@ def test_another_networks_weights_are_refused_in_transfer_mode(tmp_path):
     with pytest.raises(ClientError, match="no parameter of the model in model_algo_1-0000.params in channel "
                                           "'model' fits this network.*dense0_weight"):
         model_io.load_params(_net(3, seed=2), other, "channel 'model'", [mx.cpu()], transfer=True)
+
+
+BUILTIN_SYMBOL = "/work/shared/reference/artifacts/od-ssd-resnet50-builtin-symbol.json"
+
+
+@pytest.fixture(scope="module")
+def builtin_params(tmp_path_factory):
+    """A params file with the real built-in SSD's names and shapes (its graph has num_classes=1)."""
+    symbol = mx.sym.load(BUILTIN_SYMBOL)
+    arg_shapes, _, aux_shapes = symbol.infer_shape(data=(1, 3, 300, 300), label=(1, 1, 5))
+    rng = np.random.RandomState(4)
+    arrays = {f"arg:{n}": mx.nd.array(rng.normal(0, 0.05, s)) for n, s in zip(symbol.list_arguments(), arg_shapes)
+              if n not in ("data", "label")}
+    arrays.update({f"aux:{n}": mx.nd.array(np.abs(rng.normal(1, 0.1, s)))
+                   for n, s in zip(symbol.list_auxiliary_states(), aux_shapes)})
+    path = tmp_path_factory.mktemp("builtin") / model_io.PARAMS_FILE
+    mx.nd.save(str(path), arrays)
+    return path, {k.split(":", 1)[1]: v.asnumpy() for k, v in arrays.items()}
+
+
+@pytest.mark.parametrize("num_classes", [1, 3])
+def test_the_builtins_ssd_layers_load_by_their_mapped_names(builtin_params, num_classes, caplog):
+    path, builtin = builtin_params
+    net = _net(num_classes, seed=2)
+    with caplog.at_level(logging.INFO):
+        model_io.load_params(net, path, "channel 'model'", [mx.cpu()], transfer=True)
+    net(mx.nd.zeros((1, 3, SIDE, SIDE)))
+    ours = _learned(net)
+    assert np.array_equal(ours["expand_trans_conv0_weight"], builtin["multi_feat_2_conv_1x1_conv_weight"])
+    assert np.array_equal(ours["expand_conv3_bias"], builtin["multi_feat_5_conv_3x3_conv_bias"])
+    assert np.array_equal(ours["ssd_convpredictor11_conv0_weight"],
+                          builtin["multi_feat_5_conv_3x3_relu_loc_pred_conv_weight"])
+    assert np.array_equal(ours["ssd_convpredictor1_conv0_weight"], builtin["_plus12_loc_pred_conv_weight"])
+    # Class predictors fit only for the built-in's own num_classes; otherwise they are re-initialised.
+    class_layer_loaded = np.array_equal(ours["ssd_convpredictor0_conv0_weight"], builtin["_plus12_cls_pred_conv_weight"])
+    assert class_layer_loaded == (num_classes == 1)
+    assert "Recognised the built-in algorithm's SSD parameters" in caplog.text
+    assert "stage1_unit1_bn1_gamma" in caplog.text and "not in this network" in caplog.text
+
+
+def test_the_builtins_ssd_in_strict_mode_says_what_is_possible(builtin_params):
+    with pytest.raises(ClientError, match="built-in algorithm's SSD, whose ResNet-50 base network is the "
+                                          "pre-activation ResNet.*set warm_start_mode=transfer"):
+        model_io.load_params(_net(1, seed=2), builtin_params[0], "channel 'model'", [mx.cpu()])
