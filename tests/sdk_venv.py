@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,28 @@ def ensure_sdk_venv(venv: Path = VENV, constraints: Path = CONSTRAINTS) -> Path:
         subprocess.run([*pip, "-c", str(constraints), "sagemaker"], check=True)
         stamp.write_text(wanted + "\n")
     return _python(venv)
+
+
+# The SDK's own config file, opting out of its telemetry (tests write it and point the SDK at it).
+TELEMETRY_OPT_OUT = """SchemaVersion: '1.0'
+SageMaker:
+  PythonSDK:
+    Modules:
+      TelemetryOptOut: true
+"""
+
+
+def sdk_client_env(api_endpoint: str, s3_endpoint: str, folder: Path) -> dict[str, str]:
+    """The environment an SDK client script runs in: sagemaker, logs and cloudwatch at `api_endpoint`,
+    S3 at `s3_endpoint` (the specific variable wins), test credentials, telemetry off (a config
+    file written into `folder`)."""
+    config = folder / "sagemaker-config.yaml"
+    config.write_text(TELEMETRY_OPT_OUT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_ENDPOINT_URL": api_endpoint, "AWS_ENDPOINT_URL_S3": s3_endpoint,
+                "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+                "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config), "SAGEMAKER_SUPPRESS_V2_WARNING": "1"})
+    return env
 
 
 if __name__ == "__main__":

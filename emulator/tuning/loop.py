@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Protocol
@@ -49,8 +48,25 @@ class Trainer(Protocol):
     def stop(self, name: str) -> None: ...
 
 
+def resource_config(definition: dict) -> dict | None:
+    """The training jobs' ResourceConfig: as given, else from HyperParameterTuningResourceConfig (what
+    the SDK sends), whose first InstanceConfigs entry stands for the list (one instance type here)."""
+    if "ResourceConfig" in definition:
+        return definition["ResourceConfig"]
+    tuning = definition.get("HyperParameterTuningResourceConfig")
+    if not tuning:
+        return None
+    chosen = (tuning.get("InstanceConfigs") or [tuning])[0]
+    config = {k: chosen[k] for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB") if k in chosen}
+    if tuning.get("VolumeKmsKeyId"):
+        config["VolumeKmsKeyId"] = tuning["VolumeKmsKeyId"]
+    return config
+
+
 def training_request(definition: dict, job_name: str, tuned: dict[str, str]) -> dict:
     request = {k: definition[k] for k in TRAINING_MEMBERS if k in definition}
+    if resource_config(definition) is not None:
+        request["ResourceConfig"] = resource_config(definition)
     request["TrainingJobName"] = job_name
     request["HyperParameters"] = {**(definition.get("StaticHyperParameters") or {}), **tuned}
     return request

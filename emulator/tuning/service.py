@@ -15,7 +15,7 @@ from emulator.metrics import definitions_for
 from emulator.spec import TrainingJobSpec
 from emulator.store import DuplicateJob
 from emulator.tuning import records
-from emulator.tuning.loop import Trainer, TuningLoop, training_request
+from emulator.tuning.loop import Trainer, resource_config, TuningLoop, training_request
 from emulator.tuning.ranges import SearchSpace
 from emulator.tuning.records import TuningState, tuning_job_arn
 from emulator.tuning.strategy import finished_trial
@@ -76,9 +76,9 @@ class TuningService:
         definition = request.get("TrainingJobDefinition")
         if not definition:
             raise RequestValidationError("The request must have a TrainingJobDefinition.")
-        if "ResourceConfig" not in definition:
-            raise RequestValidationError("The TrainingJobDefinition must have a ResourceConfig "
-                                         "(HyperParameterTuningResourceConfig is not supported by smlocal).")
+        if resource_config(definition) is None:
+            raise RequestValidationError("The TrainingJobDefinition must have a ResourceConfig or a "
+                                         "HyperParameterTuningResourceConfig.")
         config = request["HyperParameterTuningJobConfig"]
         space = SearchSpace.from_request(config.get("ParameterRanges") or definition.get("HyperParameterRanges"))
         config["ParameterRanges"] = config.get("ParameterRanges") or definition.get("HyperParameterRanges")
@@ -134,6 +134,10 @@ class TuningService:
             raise RequestValidationError(f"The objective metric {goal['MetricName']} is not defined for this "
                                          f"algorithm; its metric definitions: {', '.join(names) or 'none'}.")
         config["HyperParameterTuningJobObjective"] = goal
+        # The service adds this static hyperparameter to every tuning job's training jobs (the
+        # built-ins ignore it); the SDK's HyperparameterTuner.attach removes it again.
+        definition["StaticHyperParameters"] = {**(definition.get("StaticHyperParameters") or {}),
+                                               "_tuning_objective_metric": goal["MetricName"]}
 
     def _check_warm_start(self, request: dict, definition: dict) -> None:
         warm = request.get("WarmStartConfig")
@@ -183,7 +187,7 @@ class TuningService:
 
     def _start(self, name: str) -> None:
         request, _ = self.store.tuning_job(name)
-        hosts = request["TrainingJobDefinition"]["ResourceConfig"]["InstanceCount"]
+        hosts = resource_config(request["TrainingJobDefinition"])["InstanceCount"]
         self.loops[name] = TuningLoop(self.trainer, name, max(1, self.slots // hosts), self._parents(name)).start()
 
     def recover(self) -> list[str]:
