@@ -3,7 +3,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from emulator.cli import main, parse_channel
+from emulator.cli import main
+from emulator.cli_request import parse_channel
 from emulator.spec import TrainingJobSpec
 
 
