@@ -17,7 +17,6 @@ watchers normally did that already).
 """
 from __future__ import annotations
 
-import logging
 import random
 import secrets
 import shutil
@@ -39,8 +38,6 @@ from emulator.hosting.servers import (DEFAULT_STARTUP_SECONDS, Server, ServerCan
 from emulator.lifecycle import FAILURE_REASON_LIMIT
 from emulator.runners.leftovers import end_leftovers
 from emulator.spec import path_segment
-
-log = logging.getLogger("smlocal.hosting")
 
 NOTE_PREFIX = "[smlocal] "
 ACTIVE = ("Creating", "Updating", "SystemUpdating", "InService", "Deleting")
@@ -157,15 +154,16 @@ class Endpoints:
 
     # ---- create, update, delete ---------------------------------------------------------------
 
-    def start_create(self, name: str, plan: dict, status: str = "Creating") -> None:
-        """Deploy `plan` (the record is already stored, Creating) in the background."""
+    def start_create(self, name: str, plan: dict, reuse: Path | None = None) -> None:
+        """Deploy `plan` in the background (the record is stored, Creating or SystemUpdating); `reuse`:
+        the folder of a deployment whose unpacked models may serve again."""
         with self._lock:
             state = self._endpoints.setdefault(name.lower(), _Endpoint(name))
-            state.worker = threading.Thread(target=self._create, args=(state, plan, status), daemon=True,
+            state.worker = threading.Thread(target=self._create, args=(state, plan, reuse), daemon=True,
                                             name=f"endpoint-{name}")
             state.worker.start()
 
-    def _create(self, state: _Endpoint, plan: dict, status: str, reuse: Path | None = None) -> None:
+    def _create(self, state: _Endpoint, plan: dict, reuse: Path | None = None) -> None:
         try:
             deployment = self._deploy(state, plan, reuse)
         except ServerCancelled:
@@ -396,12 +394,7 @@ class Endpoints:
                         f"interrupted when the smlocal API server stopped; the endpoint runs "
                         f"{plan['EndpointConfigName']}.")
             self._update(record.name, status, Pending=None, FailureReason=note)
-            folder = Path(plan["Folder"]) if plan.get("Folder") else None
-            with self._lock:
-                state = self._endpoints.setdefault(record.name.lower(), _Endpoint(record.name))
-                state.worker = threading.Thread(target=self._create, args=(state, plan, status, folder),
-                                                daemon=True, name=f"endpoint-{record.name}")
-                state.worker.start()
+            self.start_create(record.name, plan, Path(plan["Folder"]) if plan.get("Folder") else None)
             restarted.append(record.name)
         return restarted
 

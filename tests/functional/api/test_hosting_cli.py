@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -50,7 +49,7 @@ def test_serve_runs_a_model_in_the_foreground_until_ctrl_c(tmp_path, hosting_env
         output = process.communicate(timeout=60)[0]
     assert process.returncode == 0, output
     assert "[smlocal] Runner: process (forced by --runner process), algorithm image-classification" in output
-    assert f"[smlocal] Healthy after" in output and f"POST http://127.0.0.1:{port}/invocations" in output
+    assert "[smlocal] Healthy after" in output and f"POST http://127.0.0.1:{port}/invocations" in output
     assert "fake serve: stopped" in output  # SIGTERM reached the server: it stopped by itself
 
 
