@@ -19,6 +19,7 @@ import mxnet as mx
 
 from algorithms.semantic_segmentation import network
 from container.errors import ClientError
+from container.logs import get_logger
 
 PARAMS_FILE = "model_algo-1"
 HYPERPARAMS_FILE = "hyperparams.json"
@@ -72,18 +73,18 @@ class SavedModel:
 
 
 def read_saved_model(directory: Path, source: str) -> SavedModel:
+    """This algorithm's artifacts (ours or the built-in's) or, without model_algo-1, one public
+    GluonCV parameter file (`*.params`, as the GluonCV model zoo publishes FCN/PSP/DeepLab)."""
     params = directory / PARAMS_FILE
     if not params.is_file():
-        names = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
-        raise ClientError(f"{source} does not hold a semantic-segmentation model: expected {PARAMS_FILE} "
-                          f"(and {HYPERPARAMS_FILE}), found {names}")
+        params = _public_params(directory, source)
     try:
         arrays = mx.nd.load(str(params))
     except mx.base.MXNetError:
-        raise ClientError(f"Cannot read {PARAMS_FILE} in {source}: damaged or not MXNet; expected the Gluon "
+        raise ClientError(f"Cannot read {params.name} in {source}: damaged or not MXNet; expected the Gluon "
                           f"parameter file that save_parameters writes") from None
     if not isinstance(arrays, dict):
-        raise ClientError(f"{PARAMS_FILE} in {source} holds unnamed arrays, not Gluon parameters")
+        raise ClientError(f"{params.name} in {source} holds unnamed arrays, not Gluon parameters")
     hyperparameters: dict = {}
     hp_file = directory / HYPERPARAMS_FILE
     if hp_file.is_file():
@@ -94,6 +95,29 @@ def read_saved_model(directory: Path, source: str) -> SavedModel:
         if not isinstance(hyperparameters, dict):
             raise ClientError(f"{HYPERPARAMS_FILE} in {source} must hold a JSON object")
     return SavedModel(params, arrays, {str(k): str(v) for k, v in hyperparameters.items()})
+
+
+def _public_params(directory: Path, source: str) -> Path:
+    """The one `*.params` file anywhere in `directory` (a second one would leave the choice to chance)."""
+    # NAME-NNNN.params beside NAME-symbol.json is a symbolic MXNet checkpoint (another algorithm's form).
+    candidates = sorted(p for p in directory.rglob("*.params") if not _is_symbolic_checkpoint(p)) \
+        if directory.is_dir() else []
+    expected = f"expected {PARAMS_FILE} (and {HYPERPARAMS_FILE}) or one GluonCV parameter file NAME.params"
+    if not candidates:
+        names = sorted(str(p.relative_to(directory)) for p in directory.rglob("*")) if directory.is_dir() else []
+        raise ClientError(f"{source} does not hold a semantic-segmentation model: {expected}, found {names[:20]}")
+    if len(candidates) > 1:
+        files = [str(p.relative_to(directory)) for p in candidates]
+        raise ClientError(f"{source} holds {len(candidates)} candidate models ({files}); {expected}: remove all "
+                          f"but one")
+    get_logger().info("Recognised a public GluonCV parameter file in %s: %s.", source,
+                      candidates[0].relative_to(directory))
+    return candidates[0]
+
+
+def _is_symbolic_checkpoint(params: Path) -> bool:
+    name, _, epoch = params.stem.rpartition("-")
+    return bool(name) and epoch.isdigit() and (params.parent / f"{name}-symbol.json").is_file()
 
 
 def describe_weights(arrays: dict) -> dict[str, str]:
@@ -114,4 +138,4 @@ def describe_weights(arrays: dict) -> dict[str, str]:
 
 
 def load_into(net, saved: SavedModel, source: str, contexts: list, transfer: bool = False) -> None:
-    network.set_weights(net, saved.arrays, contexts, f"{PARAMS_FILE} in {source}", transfer=transfer)
+    network.set_weights(net, saved.arrays, contexts, f"{saved.params.name} in {source}", transfer=transfer)

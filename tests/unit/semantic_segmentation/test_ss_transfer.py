@@ -61,3 +61,25 @@ def test_another_networks_weights_are_refused_in_transfer_mode(tmp_path):
     with pytest.raises(ClientError, match="no parameter of the model in model_algo-1 in channel 'model' fits "
                                           "this network.*features.0.weight"):
         model_io.load_into(_net(3), saved, SOURCE, [mx.cpu()], transfer=True)
+
+
+def test_a_public_gluoncv_params_file_is_recognised_and_transfers(model_a, tmp_path, caplog):
+    public = tmp_path / "public"
+    public.mkdir()
+    (public / "fcn_resnet50_voc-d6b0ea6f.params").write_bytes(model_a[0].params.read_bytes())
+    with caplog.at_level(logging.INFO):
+        saved = model_io.read_saved_model(public, SOURCE)
+        assert saved.architecture() == {"num_classes": "4", "algorithm": "fcn", "backbone": "resnet-50"}
+        net = _net(3)
+        model_io.load_into(net, saved, SOURCE, [mx.cpu()], transfer=True)
+    assert "Recognised a public GluonCV parameter file in channel 'model': fcn_resnet50_voc-d6b0ea6f.params" in caplog.text
+    b = _values(net)
+    assert all(np.array_equal(b[n], model_a[1][n]) for n in b if n not in LAST_LAYERS)
+
+
+def test_two_candidate_params_files_are_a_client_error_naming_both(model_a, tmp_path):
+    (tmp_path / "sub").mkdir()
+    for path in (tmp_path / "a.params", tmp_path / "sub" / "b.params"):
+        path.write_bytes(b"x")
+    with pytest.raises(ClientError, match=r"holds 2 candidate models \(\['a.params', 'sub/b.params'\]\)"):
+        model_io.read_saved_model(tmp_path, SOURCE)
