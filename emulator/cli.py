@@ -28,6 +28,7 @@ from emulator.jobstate import JobResult, Transition
 from emulator.lifecycle import EMULATOR_LOG_SOURCE
 from emulator.hosting import cli as hosting_cli
 from emulator.pretrained.cli import pretrained
+from emulator.tuning.cli import tune
 from emulator.runners.base import DEFAULT_STOP_GRACE_SECONDS
 from emulator.runners.placement import DEFAULT_IMAGE_REPO, RUNNER_MODES, Placer
 from emulator.spec import (
@@ -256,6 +257,7 @@ main.add_command(pretrained)  # smlocal pretrained pull|import|list (emulator/pr
 # smlocal serve | endpoints | transform (emulator/hosting/cli.py)
 for command in (hosting_cli.serve, hosting_cli.endpoints, hosting_cli.transform):
     main.add_command(command)
+main.add_command(tune)  # smlocal tune --spec FILE (emulator/tuning/cli.py)
 
 if __name__ == "__main__":
     main()

@@ -173,6 +173,8 @@ class TuningLoop:
 
     def step(self) -> bool:
         """One round; False once the tuning job has ended."""
+        with self._lock:
+            self._adopt_stop()
         for running in list(self.running.values()):
             self._follow(running)
         if self.state.status == "Stopping":
@@ -287,7 +289,13 @@ class TuningLoop:
 
     # ---- the tuning job's record ---------------------------------------------------------------------
 
+    def _adopt_stop(self) -> None:
+        """A StopHyperParameterTuningJob another process (the API, for a `smlocal tune` job) recorded."""
+        if self.state.status == "InProgress" and self.store.tuning_job(self.name)[1]["status"] == "Stopping":
+            self.state.status = "Stopping"
+
     def _save(self) -> None:
+        self._adopt_stop()  # never write InProgress over a stop recorded meanwhile
         self.store.save_tuning_state(self.name, self.state.to_record())
 
     def _finish(self) -> None:

@@ -6,8 +6,10 @@ once however often the server restarts.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from emulator.jobstate import ACTIVE, now
 from emulator.store import JobStore, StoredJob
@@ -30,10 +32,26 @@ class TuningState:
     end_time: datetime | None = None
     failure_reason: str | None = None
     not_improving: int = 0              # TuningJobCompletionDetails.NumberOfTrainingJobsObjectiveNotImproving
+    owner_pid: int = field(default_factory=os.getpid)  # the process whose loop runs it
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    def owner_alive(self) -> bool:
+        """Whether another live process runs this tuning job's loop (`smlocal tune` next to the API)."""
+        if self.owner_pid == os.getpid():
+            return False
+        try:
+            os.kill(self.owner_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        try:  # a killed process nobody reaped (a container's init may not) is a zombie: dead
+            return Path(f"/proc/{self.owner_pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, IndexError):
+            return True
 
     def to_record(self) -> dict:
         record = asdict(self)

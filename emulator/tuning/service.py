@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 
 from emulator import algorithms
 from emulator.jobstate import now
@@ -186,13 +187,16 @@ class TuningService:
         return evaluated
 
     def _start(self, name: str) -> None:
-        request, _ = self.store.tuning_job(name)
+        request, record = self.store.tuning_job(name)
+        if record["owner_pid"] != os.getpid():  # this process runs it from now on
+            self.store.save_tuning_state(name, {**record, "owner_pid": os.getpid()})
         hosts = resource_config(request["TrainingJobDefinition"])["InstanceCount"]
         self.loops[name] = TuningLoop(self.trainer, name, max(1, self.slots // hosts), self._parents(name)).start()
 
     def recover(self) -> list[str]:
         """Run again the loops of the tuning jobs a previous server left InProgress or Stopping."""
-        names = self.store.tuning_job_names(status=("InProgress", "Stopping"))
+        names = [name for name in self.store.tuning_job_names(status=("InProgress", "Stopping"))
+                 if not TuningState.from_record(self.store.tuning_job(name)[1]).owner_alive()]
         for name in names:
             try:
                 self._start(name)
@@ -277,8 +281,11 @@ class TuningService:
             raise RequestValidationError(f"The request was rejected because the hyperparameter tuning job is in "
                                          f"status {state.status}.")
         loop = self.loops.get(state.name)
-        if loop is None:  # no loop runs it (it cannot be: recover() starts one for every InProgress job)
+        if loop is not None:
+            loop.request_stop()
+        elif state.owner_alive():  # `smlocal tune` runs it: its loop sees the Stopping and stops
+            state.status = "Stopping"
+            self.store.save_tuning_state(state.name, state.to_record())
+        else:  # no loop runs it any more
             state.end("Stopped")
             self.store.save_tuning_state(state.name, state.to_record())
-            return
-        loop.request_stop()

@@ -2,6 +2,8 @@
 validation accuracy is a known function of the tuned `x` (best at 0.3)."""
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.functional.api.conftest import IC_IMAGE, LOG_GROUP, ROLE, server_env, ACCESS_KEY, SECRET_KEY
+from tests.functional.api.conftest import ACCESS_KEY, IC_IMAGE, LOG_GROUP, REPO, ROLE, SECRET_KEY, server_env
 
 ALGORITHM = Path(__file__).with_name("tuning_algorithm.py")
 
@@ -229,3 +231,23 @@ def test_early_stopping_stops_poor_jobs_from_their_per_epoch_objective(tuning_ap
     assert stopped and done["TrainingJobStatusCounters"]["Stopped"] == len(stopped)
     assert all(job["ObjectiveStatus"] == "Succeeded" for job in stopped)
     assert done["BestTrainingJob"]["TrainingJobStatus"] == "Completed"
+
+
+def test_smlocal_tune_runs_a_spec_file_and_the_api_on_its_home_sees_it(tuning_api, tuning_request, tmp_path):
+    home = tmp_path / "cli-home"
+    spec = tmp_path / "tuning.json"
+    spec.write_text(json.dumps(tuning_request("tune-cli", max_jobs=2)))
+    env = server_env(SMLOCAL_PROCESS_COMMAND=f"{sys.executable} {ALGORITHM}")
+    done = subprocess.run([sys.executable, "-m", "emulator.cli", "--home", str(home), "tune", "--spec", str(spec)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Tuning job tune-cli: arn:aws:sagemaker:us-east-1:" in done.stdout
+    assert done.stdout.strip().splitlines()[-1].startswith("Completed: 2 Completed; best tune-cli-00")
+    sm = tuning_api(home).client("sagemaker")
+    described = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-cli")
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert described["TrainingJobStatusCounters"]["Completed"] == 2
+    again = subprocess.run([sys.executable, "-m", "emulator.cli", "--home", str(home), "tune", "--spec", str(spec)],
+                           cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "Error: ResourceInUse: Hyperparameter tuning job with name tune-cli" in \
+        again.stderr
