@@ -13,13 +13,15 @@ from algorithms.common.schema import (
     Hyperparameters, Param, Schema, parse_bool, parse_float, parse_int, parse_int_list, parse_str,
 )
 from algorithms.object_detection.hyperparameter_types import ObjectDetectionHyperparameters
-from algorithms.object_detection.network import BASE_NETWORKS
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adadelta")
 KV_STORES = ("device", "local", "dist_sync", "dist_async")
 MIN_IMAGE_SHAPE = 300
 HEADER_WIDTH, OBJECT_WIDTH = 2, 5
 MIN_LABEL_WIDTH = HEADER_WIDTH + OBJECT_WIDTH  # room for at least one object
+
+
+BASE_NETWORKS = ("vgg-16", "resnet-50")
 
 
 def _unit(name: str, default: float, doc: str, exclusive_minimum=False, exclusive_maximum=False,

@@ -28,7 +28,6 @@ from gluoncv.model_zoo.ssd.ssd import SSD
 from gluoncv.model_zoo.ssd.vgg_atrous import get_vgg_atrous_extractor
 from gluoncv.nn.feature import FeatureExpander
 
-BASE_NETWORKS = ("vgg-16", "resnet-50")
 # The prefixes every parameter of a base network starts with (freeze_layer_pattern sees these).
 BASE_PREFIX = {"vgg-16": "vgg16_atrous_", "resnet-50": "resnet50_v1_"}
 HEAD_PREFIX = "ssd_"

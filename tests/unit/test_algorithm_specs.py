@@ -2,6 +2,7 @@
 manifest, the metric definitions and the Makefile all follow that declaration."""
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -80,3 +81,11 @@ def test_hyperparameters_are_the_generated_frozen_typed_classes():
         hp.epochs = 3
     fields = {f.name: f.type for f in dataclasses.fields(hp)}
     assert fields["num_classes"] == "int" and fields["image_shape"] == "tuple[int, int, int]"
+
+
+def test_the_specs_import_no_mxnet():
+    # The serve master, the manifest and the docs generators read the specs; MXNet loads only
+    # when a job or a server worker starts.
+    probe = "import sys, algorithms; algorithms.specs({}); print(sorted(m for m in ('mxnet', 'gluoncv') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
