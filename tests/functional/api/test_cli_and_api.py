@@ -7,10 +7,13 @@ import json
 import subprocess
 import sys
 
+import boto3
 import pytest
+import requests
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.functional.api.conftest import REPO, smlocal_cli, stream_messages, wait_for
+from tests.functional.api.conftest import REPO, server_env, smlocal_cli, stream_messages, wait_for
 
 
 def train_args(data_dir, name, *extra):
@@ -99,3 +102,20 @@ def test_describe_stop_and_delete_refuse_a_bad_name_as_the_api_does(api, api_env
     error = refused.value.response["Error"]
     for command in ("describe", "stop", "delete"):
         assert smlocal_refusal(api_env, api.home, command, name) == f"Error: {error['Code']}: {error['Message']}"
+
+
+def test_api_takes_its_credentials_and_extra_host_names_from_the_command_line(make_server):
+    server = make_server("--runner", "process", "--access-key", "AKIDCLI", "--secret-key", "cli-secret",
+                         "--allow-host", "smlocal.internal", env=server_env())  # no credentials in its environment
+
+    def client(key, secret):
+        return boto3.client("sagemaker", endpoint_url=server.endpoint, region_name="us-east-1",
+                            aws_access_key_id=key, aws_secret_access_key=secret,
+                            config=Config(retries={"max_attempts": 1}))
+
+    assert client("AKIDCLI", "cli-secret").list_training_jobs()["TrainingJobSummaries"] == []
+    with pytest.raises(ClientError) as refused:
+        client("AKIDCLI", "wrong-secret").list_training_jobs()
+    assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert requests.get(server.endpoint, headers={"Host": f"smlocal.internal:{server.port}"}, timeout=5).ok
+    assert requests.get(server.endpoint, headers={"Host": "elsewhere.example"}, timeout=5).status_code == 403

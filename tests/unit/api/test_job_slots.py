@@ -108,4 +108,5 @@ def test_the_server_never_trains_more_hosts_at_once_than_the_machine_runs(monkey
     monkeypatch.setenv("SMLOCAL_MAX_HOSTS", "3")
     assert concurrent_hosts(2) == 2
     assert concurrent_hosts(8) == 3
+    assert concurrent_hosts(None) == 3  # the default: as many as the machine runs
     assert "SMLOCAL_MAX_HOSTS raises the machine's limit" in caplog.text
