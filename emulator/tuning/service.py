@@ -71,6 +71,8 @@ class TuningService:
     def _check(self, request: dict) -> None:
         """Everything the service refuses at CreateHyperParameterTuningJob; fills in the defaults
         Describe shows (the built-in's objective)."""
+        if request.get("Autotune"):
+            raise RequestValidationError("Autotune is not supported by smlocal; give the ranges and the strategy.")
         if request.get("TrainingJobDefinitions"):
             raise RequestValidationError("TrainingJobDefinitions (several algorithms in one tuning job) is not "
                                          "supported by smlocal; use TrainingJobDefinition.")
