@@ -251,3 +251,21 @@ def test_smlocal_tune_runs_a_spec_file_and_the_api_on_its_home_sees_it(tuning_ap
                            cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "Error: ResourceInUse: Hyperparameter tuning job with name tune-cli" in \
         again.stderr
+
+
+def test_training_definitions_may_carry_a_model_channel(tuning_api, tuning_request, tmp_path):
+    """Several variants of one base model: every training job of the tuning job gets the model channel."""
+    base = tmp_path / "base-model"
+    base.mkdir()
+    (base / "model.tar.gz").write_bytes(b"not read by the stand-in algorithm")
+    sm = tuning_api().client("sagemaker")
+    request = tuning_request("tune-variants", max_jobs=2)
+    request["TrainingJobDefinition"]["InputDataConfig"].append(
+        {"ChannelName": "model", "ContentType": "application/x-sagemaker-model", "InputMode": "File",
+         "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": (base / "model.tar.gz").as_uri()}}})
+    sm.create_hyper_parameter_tuning_job(**request)
+    assert wait_tuning(sm, "tune-variants")["HyperParameterTuningJobStatus"] == "Completed"
+    for job in sm.list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName="tune-variants")["TrainingJobSummaries"]:
+        described = sm.describe_training_job(TrainingJobName=job["TrainingJobName"])
+        assert [c["ChannelName"] for c in described["InputDataConfig"]] == ["train", "model"]
