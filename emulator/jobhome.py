@@ -17,7 +17,7 @@ from __future__ import annotations
 import fcntl
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from emulator.spec import RequestValidationError, path_segment, training_job_arn
@@ -102,6 +102,13 @@ class JobDir:
     @property
     def lock_file(self) -> Path:
         return self.root / "owner.lock"
+
+    def append_log(self, source: str, line: str) -> datetime:
+        """One line of job.log: "<UTC time> [<algo-N or smlocal>] <line>"; returns the time."""
+        at = datetime.now(timezone.utc)
+        with open(self.log_file, "a", encoding="utf-8") as log:
+            log.write(f"{at.isoformat(timespec='milliseconds')} [{source}] {line}\n")
+        return at
 
     def claim(self) -> "OwnerLock | None":
         """Lock the job for this process (None if another process holds it).

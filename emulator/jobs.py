@@ -157,8 +157,7 @@ class Jobs:
             self.store.save_state(stored.name, result.to_record())
             self.store.append_log(stored.name, "algo-1", NOTE_PREFIX + reason)
             if job_dir.root.is_dir():
-                with open(job_dir.log_file, "a", encoding="utf-8") as log:
-                    log.write(f"{at.isoformat(timespec='milliseconds')} [{EMULATOR_LOG_SOURCE}] {reason}\n")
+                job_dir.append_log(EMULATOR_LOG_SOURCE, reason)
             return self.store.job(stored.name)
 
     def busy_hosts(self) -> dict[str, int]:

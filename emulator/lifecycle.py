@@ -213,11 +213,8 @@ class TrainingJob:
             self.on_transition(self.result, current)
 
     def _write_log(self, host: str, line: str) -> datetime:
-        at = now()
-        with self._log_lock:
-            with open(self.dir.log_file, "a", encoding="utf-8") as log:
-                log.write(f"{at.isoformat(timespec='milliseconds')} [{host}] {line}\n")
-        return at
+        with self._log_lock:  # the hosts' reader threads write too: whole lines, in order
+            return self.dir.append_log(host, line)
 
     def _log(self, host: str, line: str) -> None:
         """A line of the job's log (an algorithm host's output or an emulator note).
@@ -315,7 +312,7 @@ class TrainingJob:
             if host.checkpoint_dir is not None:
                 host.checkpoint_dir.mkdir(parents=True, exist_ok=True)
                 # The process runner's code sees the host's folders where they are on disk.
-                on_disk = getattr(self.runner, "sees_host_paths", False)
+                on_disk = self.runner.sees_host_paths
                 checkpoint_path = str(host.checkpoint_dir) if on_disk else self.spec.checkpoint_local_path
             write_config_files(self.spec, host.host, host.base, checkpoint_path, self.result.arn)
 
