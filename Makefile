@@ -35,6 +35,7 @@ test-fast: setup
 bench: setup
 	$(PY) bench/ic_throughput.py
 	$(PY) bench/ic_warm_start.py
+	$(PY) bench/transfer.py
 	$(PY) bench/pipe_input.py
 	$(PY) bench/ss_throughput.py
 	$(PY) bench/od_throughput.py

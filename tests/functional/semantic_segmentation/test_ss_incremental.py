@@ -48,22 +48,16 @@ def test_mismatched_architecture_fails_before_reading_data(key, value, trained, 
         f"the model was trained with '{trained}'; '{key}' must match the original model for incremental training")
 
 
-def test_a_model_channel_without_a_segmentation_model(tmp_path, run_ss, ss_data):
+@pytest.mark.parametrize("name,failure", [
+    ("notes.txt", "channel 'model' does not hold a semantic-segmentation model: expected model_algo-1 (and "
+                  "hyperparams.json) or one GluonCV parameter file NAME.params, found ['notes.txt']"),
+    ("image-classification-0001.params", "Cannot read image-classification-0001.params in channel 'model': "
+                                         "damaged or not MXNet; expected the Gluon parameter file"),
+])
+def test_a_model_channel_without_a_segmentation_model(tmp_path, run_ss, ss_data, name, failure):
     other = tmp_path / "other"
     other.mkdir()
-    (other / "notes.txt").write_bytes(b"x")
+    (other / name).write_bytes(b"x")
     code, tree = run_ss(base_hp(), channels(ss_data, model=other))
     assert code == 2
-    assert tree.failure.startswith("ClientError: channel 'model' does not hold a semantic-segmentation model: "
-                                   "expected model_algo-1 (and hyperparams.json) or one GluonCV parameter file")
-    assert "notes.txt" in tree.failure
-
-
-def test_a_lone_params_file_that_is_not_mxnet_is_named(tmp_path, run_ss, ss_data):
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "image-classification-0001.params").write_bytes(b"x")
-    code, tree = run_ss(base_hp(), channels(ss_data, model=other))
-    assert code == 2
-    assert tree.failure.startswith("ClientError: Cannot read image-classification-0001.params in channel 'model': "
-                                   "damaged or not MXNet; expected the Gluon parameter file")
+    assert tree.failure.startswith(f"ClientError: {failure}")
