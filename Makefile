@@ -41,6 +41,7 @@ bench: setup
 	$(PY) bench/od_throughput.py
 	$(PY) bench/serving.py
 	$(PY) bench/hosting.py
+	$(PY) bench/tuning.py
 
 clean:
 	rm -rf $(VENV) .venv-sdk .pytest_cache build *.egg-info
