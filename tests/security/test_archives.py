@@ -394,7 +394,10 @@ def test_warm_start_job_with_a_hostile_or_damaged_model_channel_fails_cleanly(co
 def test_warm_start_job_with_a_gzip_bomb_fails_naming_the_limit(tmp_path, tiny_train, bomb):
     job = warm_start_job(tmp_path, tiny_train, bomb, "gzip-bomb")
     assert job.result.status == "Failed"
-    assert "ClientError: Archive model.tar.gz expands to more than 1.0 GiB" in job.result.failure_reason
+    # The job's volume (VolumeSizeInGB 1, from trainingjobconfig.json) is the tightest bound here.
+    assert job.result.failure_reason.startswith("ClientError: Archive model.tar.gz expands to more than ")
+    assert "the limit set by ResourceConfig.VolumeSizeInGB = 1" in job.result.failure_reason
+    assert "member 'model_algo-1' (4.0 GiB)" in job.result.failure_reason
     work = job.dir.host_base("algo-1") / "input" / "work"
     assert not list(work.glob("*model-channel*"))
 
