@@ -23,7 +23,7 @@ demo: setup
 
 # GPU tests need a GPU host: they run in `make gpu-test`, not here.
 test: setup
-	$(PY) -m pytest -m "not gpu" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not gpu" --durations=25 $(PYTEST_ARGS)
 
 # The SageMaker Python SDK v2 in its own venv (constraints-sdk.txt); the API tests build it on demand.
 sdk-venv: setup
