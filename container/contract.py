@@ -39,6 +39,11 @@ TRAINING_JOB_MEMBERS = ("TrainingJobName", "TrainingJobArn", "AlgorithmSpecifica
                         "ResourceConfig", "StoppingCondition")
 
 
+def pipe_name(channel: str, epoch: int) -> str:
+    """The FIFO of a Pipe-mode channel's epoch, inside input/data: `<channel>_<epoch>`."""
+    return f"{channel}_{int(epoch)}"
+
+
 @dataclass(frozen=True)
 class MLPaths:
     """Every /opt/ml path, rooted at one base directory."""
@@ -82,7 +87,7 @@ class MLPaths:
         return self.data / name
 
     def pipe(self, channel: str, epoch: int) -> Path:
-        return self.data / f"{channel}_{int(epoch)}"
+        return self.data / pipe_name(channel, epoch)
 
     @property
     def model(self) -> Path:

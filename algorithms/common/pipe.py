@@ -28,6 +28,7 @@ from typing import BinaryIO, Iterable, Iterator
 
 from algorithms.common.recordio import RECORDIO_MAGIC, read_payloads
 from container.config import ChannelConfig
+from container.contract import pipe_name
 from container.errors import ClientError
 from container.logs import get_logger
 from container.stop import StopSignal
@@ -83,7 +84,7 @@ class PipeChannel:
         self.epoch = 0  # the FIFO the next open_next() reads
 
     def fifo(self, epoch: int) -> Path:
-        return self.data_dir / f"{self.name}_{epoch}"
+        return self.data_dir / pipe_name(self.name, epoch)
 
     def describe(self, epoch: int) -> str:
         return f"stream {self.fifo(epoch).name} of channel '{self.name}'"

@@ -8,15 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from container.config import TrainingEnv
+from container.contract import MODEL_CHANNEL, MODEL_CONTENT_TYPE
 from container.errors import ClientError
 from container.logs import get_logger
 from container.tarsafe import GIB, Budget, archive_limits, human_size, safe_extract
 
-MODEL_CHANNEL = "model"
-MODEL_CONTENT_TYPE = "application/x-sagemaker-model"
-# Written by SageMaker next to resourceconfig.json; holds the CreateTrainingJob request, from which
-# only ResourceConfig.VolumeSizeInGB is read (the volume bounds what an extraction may write).
-TRAINING_JOB_CONFIG = "trainingjobconfig.json"
 
 
 def model_channel_dir(env: TrainingEnv) -> Path | None:
@@ -48,7 +44,7 @@ def model_channel_dir(env: TrainingEnv) -> Path | None:
 def volume_budget(env: TrainingEnv) -> tuple[Budget, ...]:
     """What the job's volume (ResourceConfig.VolumeSizeInGB) leaves after the staged input data,
     when trainingjobconfig.json says; otherwise nothing (free space and expansion still bound it)."""
-    path = env.paths.input_config / TRAINING_JOB_CONFIG
+    path = env.paths.training_job_config
     try:
         volume_gb = json.loads(path.read_text())["ResourceConfig"]["VolumeSizeInGB"]
     except (OSError, ValueError, KeyError, TypeError):
