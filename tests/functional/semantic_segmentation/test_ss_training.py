@@ -8,6 +8,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
+from algorithms.semantic_segmentation.hyperparameters import SCHEMA
 from algorithms.semantic_segmentation import network
 from algorithms.semantic_segmentation.preprocess import read_image, to_network_input
 from emulator.metrics import MetricCollector, definitions_for
@@ -65,7 +66,8 @@ def test_artifacts_are_the_params_and_resolved_hyperparameters(trained_job):
     hp = json.loads((tree.model / "hyperparams.json").read_text())
     assert all(isinstance(v, str) for v in hp.values())
     assert hp["crop_size"] == "32" and hp["num_classes"] == "21" and hp["algorithm"] == "fcn"
-    assert hp["lr_scheduler"] == "poly" and hp["optimizer"] == "sgd" and len(hp) == 24
+    assert hp["lr_scheduler"] == "poly" and hp["optimizer"] == "sgd" and hp["warm_start_mode"] == "strict"
+    assert sorted(hp) == sorted(SCHEMA.names())  # every resolved value, no more
 
 
 def test_model_loads_into_the_gluoncv_model_zoo(trained_job):
