@@ -14,8 +14,9 @@ from algorithms.image_classification import model_io
 from emulator.sample_data import make_classification_set
 from tests.functional.image_classification.conftest import base_hp, rec_channels, tar_model
 from tests.jobtree import make_tree, start_subprocess
+from tests.reference import REFERENCE_ARTIFACTS
 
-REFERENCE = Path("/work/shared/reference/artifacts")
+REFERENCE = REFERENCE_ARTIFACTS
 REPO_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 

@@ -18,8 +18,9 @@ from algorithms.object_detection.hyperparameters import SCHEMA as OD_SCHEMA
 from algorithms.semantic_segmentation import model_io as ss_io
 from algorithms.semantic_segmentation import network as ss_network
 from algorithms.semantic_segmentation.hyperparameters import parse as ss_parse
+from tests.reference import REFERENCE_ARTIFACTS
 
-REFERENCE = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "artifacts"
+REFERENCE = REFERENCE_ARTIFACTS
 IC_CLASSES, IC_SHAPE = 4, (3, 32, 32)
 OD_CLASSES, OD_SIDE = 2, 300  # 300 is the smallest image_shape
 SS_CLASSES = 3

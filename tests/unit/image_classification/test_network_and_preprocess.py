@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import cv2
 import mxnet as mx
@@ -9,8 +8,9 @@ import pytest
 from algorithms.image_classification import model_io
 from algorithms.image_classification.network import classifier
 from algorithms.image_classification.preprocess import Preprocessing
+from tests.reference import REFERENCE_ARTIFACTS
 
-REFERENCE = Path("/work/shared/reference/artifacts")
+REFERENCE = REFERENCE_ARTIFACTS
 
 
 def test_graph_is_the_builtins_graph():

@@ -7,6 +7,7 @@ import pytest
 
 from algorithms.object_detection import model_io, network
 from container.errors import ClientError
+from tests.reference import REFERENCE_ARTIFACTS
 
 SIDE = 128  # any side builds the same parameters; a small one keeps the traced forward cheap
 
@@ -66,7 +67,7 @@ def test_another_networks_weights_are_refused_in_transfer_mode(tmp_path):
         model_io.load_params(_net(3, seed=2), other, "channel 'model'", [mx.cpu()], transfer=True)
 
 
-BUILTIN_SYMBOL = "/work/shared/reference/artifacts/od-ssd-resnet50-builtin-symbol.json"
+BUILTIN_SYMBOL = str(REFERENCE_ARTIFACTS / "od-ssd-resnet50-builtin-symbol.json")
 
 
 @pytest.fixture(scope="module")
