@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import mxnet as mx
 
+from algorithms.common import artifacts
 from algorithms.common import transfer as transfer_plan
 from algorithms.common.warm_start import read_symbol_nodes
 from algorithms.object_detection import builtin_names, network
@@ -33,36 +32,22 @@ ARTIFACTS = (SYMBOL_FILE, PARAMS_FILE, HYPERPARAMS_FILE)
 
 def export(net: network.Detector, directory: Path, hyperparameters: dict[str, str]) -> Path:
     """Write the three artifacts into `directory`, each replaced atomically."""
-    directory.mkdir(parents=True, exist_ok=True)
     net.training_outputs(False)
     side = net.image_shape
     context = next(iter(net.collect_params().values())).list_ctx()[0]
     net(mx.nd.zeros((1, 3, side, side), ctx=context)).wait_to_read()  # trace the detection graph
-    _remove_interrupted_exports(directory)
-    # Written beside the artifacts (same file system, so each rename is atomic) in a folder whose
-    # `.tmp` name keeps a killed job's partial files out of model.tar.gz and checkpoint uploads.
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".export-", suffix=".tmp") as tmp:
+    with artifacts.atomic_export(directory, ARTIFACTS) as tmp:
         net.export(os.path.join(tmp, PREFIX), epoch=0)
         Path(tmp, HYPERPARAMS_FILE).write_text(json.dumps(hyperparameters, indent=1, sort_keys=True))
-        for name in ARTIFACTS:
-            os.replace(Path(tmp, name), directory / name)
     return directory / PARAMS_FILE
 
 
-def _remove_interrupted_exports(directory: Path) -> None:
-    for stale in directory.glob(".export-*.tmp"):
-        shutil.rmtree(stale, ignore_errors=True)
-
-
 def has_model(directory: Path) -> bool:
-    return all((directory / name).is_file() for name in ARTIFACTS)
+    return artifacts.has_files(directory, ARTIFACTS)
 
 
 def copy_model(source: Path, target: Path) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    for name in ARTIFACTS:
-        shutil.copyfile(source / name, target / f".{name}.tmp")
-        os.replace(target / f".{name}.tmp", target / name)
+    artifacts.copy_files(source, target, ARTIFACTS)
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import mxnet as mx
 
+from algorithms.common import artifacts
 from algorithms.semantic_segmentation import network
 from container.errors import ClientError
 from container.logs import get_logger
@@ -30,32 +29,18 @@ _LAYER3_BLOCKS = {6: "resnet-50", 23: "resnet-101"}
 
 def export(net, directory: Path, hyperparameters: dict[str, str]) -> Path:
     """Write both artifacts into `directory`, each replaced atomically."""
-    directory.mkdir(parents=True, exist_ok=True)
-    _remove_interrupted_exports(directory)
-    # Written beside the artifacts (same file system, so each rename is atomic) in a folder whose
-    # `.tmp` name keeps a killed job's partial files out of model.tar.gz and checkpoint uploads.
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".export-", suffix=".tmp") as tmp:
+    with artifacts.atomic_export(directory, ARTIFACTS) as tmp:
         net.save_parameters(os.path.join(tmp, PARAMS_FILE))
         Path(tmp, HYPERPARAMS_FILE).write_text(json.dumps(hyperparameters, indent=1, sort_keys=True))
-        for name in ARTIFACTS:
-            os.replace(Path(tmp, name), directory / name)
     return directory / PARAMS_FILE
 
 
-def _remove_interrupted_exports(directory: Path) -> None:
-    for stale in directory.glob(".export-*.tmp"):
-        shutil.rmtree(stale, ignore_errors=True)
-
-
 def has_model(directory: Path) -> bool:
-    return all((directory / name).is_file() for name in ARTIFACTS)
+    return artifacts.has_files(directory, ARTIFACTS)
 
 
 def copy_model(source: Path, target: Path) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    for name in ARTIFACTS:
-        shutil.copyfile(source / name, target / f".{name}.tmp")
-        os.replace(target / f".{name}.tmp", target / name)
+    artifacts.copy_files(source, target, ARTIFACTS)
 
 
 @dataclass(frozen=True)
