@@ -72,7 +72,10 @@ class AlgorithmSpec:
                 {"name": p.name, "required": p.required,
                  "default": None if p.required else format_value(p.default),
                  "allowed": p.allowed(), "choices": None if p.choices is None else
-                 [format_value(c) for c in p.choices], "doc": p.doc, "hidden": p.hidden}
+                 [format_value(c) for c in p.choices], "doc": p.doc, "hidden": p.hidden,
+                 # What `allowed` says, as data: the emulator's console checks values with it.
+                 "type": p.kind, "minimum": p.minimum, "maximum": p.maximum,
+                 "exclusive_minimum": p.exclusive_minimum, "exclusive_maximum": p.exclusive_maximum}
                 for p in self.schema.params],
         }
 

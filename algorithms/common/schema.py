@@ -73,11 +73,17 @@ class Param:
     def required(self) -> bool:
         return self.default is REQUIRED
 
+    @property
+    def kind(self) -> str:
+        """The value's type as plain data (the manifest carries it, so the emulator can check values)."""
+        return {parse_int: "integer", parse_float: "number", parse_bool: "boolean",
+                parse_int_list: "integer_list"}.get(self.parse, "string")
+
     def allowed(self) -> str:
         if self.choices is not None:
             return "one of " + ", ".join(str(c) for c in self.choices)
-        kind = {parse_int: "an integer", parse_float: "a number", parse_bool: "True or False",
-                parse_int_list: "a comma-separated list of integers"}.get(self.parse, "a string")
+        kind = {"integer": "an integer", "number": "a number", "boolean": "True or False",
+                "integer_list": "a comma-separated list of integers"}.get(self.kind, "a string")
         bounds = []
         if self.minimum is not None:
             bounds.append(f"{'>' if self.exclusive_minimum else '>='} {self.minimum:g}")
