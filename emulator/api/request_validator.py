@@ -18,6 +18,10 @@ needs no CORS preflight, and a DNS name the attacker controls can be re-pointed 
 7. The body decodes (bounded nesting) and satisfies botocore's model of the operation
    (emulator.validation, the checker `smlocal train` uses too).
 
+The web console (`/console/...`, emulator.console) goes through 1 and, for writes, 2; reading
+works from a link on any page; its writes also need the console's CSRF token. 3-7 are the AWS
+protocols' and do not apply to its pages and forms.
+
 The runtime's InvokeEndpoint (rest-json, `POST /endpoints/<name>/invocations`) goes through 1,
 2, 5 (with the runtime's own limit, 6 MB), 6 and 7 too: its members are the path, the headers
 and the raw body; its payload may have any Content-Type, and a page cannot send it either
@@ -52,6 +56,9 @@ RUNTIME_ENDPOINT, RUNTIME_SERVICE, INVOKE_ENDPOINT = "runtime_invocations", "sag
 QUERY_CONTENT_TYPE = "application/x-www-form-urlencoded"
 WILDCARD_BINDS = ("0.0.0.0", "::", "")
 _HOST = re.compile(r"^(?:\[(?P<ip6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::(?P<port>\d{1,5}))?$")
+# The web console's routes (emulator.console): checked by RequestValidator.check_console.
+CONSOLE_PREFIX = "/console"
+SAFE_METHODS = ("GET", "HEAD")
 # How much of a refused header value a message quotes.
 QUOTE_CHARS = 100
 
@@ -96,6 +103,10 @@ class CheckedRequest:
     encoding: Encoding
 
 
+def is_console(path: str) -> bool:
+    return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
+
+
 def _access_denied(message: str) -> ApiError:
     return ApiError("AccessDeniedException", message, 403)
 
@@ -128,12 +139,28 @@ class RequestValidator:
         # server listens on other addresses.
         return address.is_loopback or name in self._allowed_names or self.policy.bind_host in WILDCARD_BINDS
 
-    def check_origin(self, request: Request) -> None:
+    def _check_host(self, request: Request) -> str:
         host = request.headers.get("Host", "")
         if not self._host_is_ours(host):
             raise _access_denied(f"Host '{clip(host, QUOTE_CHARS)}' is not an address of this server; it answers "
                                  f"requests for localhost and its loopback addresses (a defence against DNS "
                                  f"rebinding; see docs/security.md).")
+        return host
+
+    def check_origin(self, request: Request) -> None:
+        self._check_same_origin(request, self._check_host(request))
+
+    def check_console(self, request: Request) -> None:
+        """The web console (emulator.console, under CONSOLE_PREFIX): the Host rule as for the API.
+        Reading (GET, HEAD) is allowed from a link on any page: another site can open the console
+        but not read it (no CORS), and reads change nothing. A write must come from the console's
+        own pages: its Origin and Sec-Fetch-Site, when sent, must say so, as for the API; the console
+        then checks its CSRF token (emulator.console.csrf), for clients that send neither."""
+        host = self._check_host(request)
+        if request.method not in SAFE_METHODS:
+            self._check_same_origin(request, host)
+
+    def _check_same_origin(self, request: Request, host: str) -> None:
         origin = request.headers.get("Origin")
         if origin is not None and origin.lower() != f"http://{host}".lower():
             raise _access_denied(f"Requests from web pages are refused (Origin '{clip(origin, QUOTE_CHARS)}'); "
@@ -148,6 +175,9 @@ class RequestValidator:
         """Raise ApiError for a refused request; the checked AWS request, or None for other routes."""
         g.api_request_id = str(uuid.uuid4())
         g.api_encoding = Encoding.cbor_rpc() if request.endpoint == CBOR_ENDPOINT else Encoding.json()
+        if is_console(request.path):
+            self.check_console(request)
+            return None
         self.check_origin(request)
         if request.endpoint == CBOR_ENDPOINT:
             prefix, operation = request.view_args["prefix"], request.view_args["operation"]
