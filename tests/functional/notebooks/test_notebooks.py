@@ -1,0 +1,85 @@
+"""The public notebooks of introduction_to_amazon_algorithms/ (aws/amazon-sagemaker-examples), cell
+by cell, against one `smlocal api` and SeaweedFS (conftest.py), with tiny data.
+
+Each notebook is a client script in clients/ that keeps the notebook's code, cell by cell (the
+cells that cannot run are listed, with the reason, in docs/notebooks.md). The test writes what the
+notebook would have downloaded (a few generated images in the same files and folders), starts
+every selected notebook at once so that their SDK start-up and polling overlap, and each test
+then checks what its notebook's cells produced and what the server recorded.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emulator.sample_data import class_image, encode, make_classification_set
+
+pytestmark = [pytest.mark.slow, pytest.mark.s3]
+
+IC_CLASSES = 4
+IC_PER_CLASS = 16  # 64 images: the notebooks' tuning ranges reach mini_batch_size 64
+
+
+def _test_image(path: Path, label: int = 1, size=(40, 48)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode(class_image(label, IC_CLASSES, size, np.random.RandomState(label))))
+    return path
+
+
+def _caltech_recordio(workdir: Path) -> None:
+    """caltech-256-60-train.rec / -val.rec as the notebooks download them, tiny."""
+    for name, seed in (("caltech-256-60-train.rec", 1), ("caltech-256-60-val.rec", 2)):
+        data = make_classification_set(workdir / "generated" / name, IC_CLASSES, IC_PER_CLASS, size=(32, 32), seed=seed)
+        shutil.copy(data["rec"], workdir / name)
+
+
+def prepare_ic_fulltraining(workdir: Path) -> list[str]:
+    _caltech_recordio(workdir)
+    for i in range(2):
+        _test_image(workdir / "images" / "008.bathtub" / f"008_000{i}.jpg", label=i)
+    _test_image(workdir / "test.jpg")
+    return [str(IC_CLASSES), str(IC_CLASSES * IC_PER_CLASS)]
+
+
+PREPARE = {"ic_fulltraining": prepare_ic_fulltraining}
+
+
+@pytest.fixture(scope="module")
+def notebook_runs(request, start_client, tmp_path_factory):
+    """Every notebook whose test is selected, started at once: {name: ClientRun}."""
+    selected = {item.name[len("test_"):] for item in request.session.items
+                if item.module is sys.modules[__name__]}
+    runs = {}
+    for name, prepare in PREPARE.items():
+        if name in selected:
+            workdir = tmp_path_factory.mktemp(name)
+            runs[name] = start_client(f"{name}.py", workdir, *prepare(workdir))
+    yield runs
+    for run in runs.values():
+        if run.process.poll() is None:
+            run.process.kill()
+            run.process.wait()
+
+
+def test_ic_fulltraining(notebook_runs, notebook_api):
+    result, output = notebook_runs["ic_fulltraining"].result()
+    sm = notebook_api.client("sagemaker")
+    assert result["training_status"] == "Completed"
+    assert "Training job ended with status: Completed" in output
+    assert result["tuning_status"] == "Completed"
+    tuning = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=result["tuning_job"])
+    assert tuning["TrainingJobStatusCounters"]["Completed"] == 6
+    assert result["hosted_job"] == tuning["BestTrainingJob"]["TrainingJobName"]
+    # The transform job classified each test image: one .out per input, the notebook's labels.
+    assert [k.rsplit("/", 1)[1] for k in result["batch_inputs"]] == ["008_0000.jpg", "008_0001.jpg"]
+    assert sorted(k.rsplit("/", 1)[1] for k in result["batch_outputs"]) == ["008_0000.jpg.out", "008_0001.jpg.out"]
+    assert all(0 <= p <= 1 for _, p in result["batch_labels"])
+    assert result["endpoint_status"] == "InService"
+    assert len(result["prediction"]) == IC_CLASSES and abs(sum(result["prediction"]) - 1) < 1e-4
+    assert "Result: label - " in output
+    assert all(e["EndpointName"] != result["endpoint"] for e in sm.list_endpoints()["Endpoints"]
+               if e["EndpointStatus"] != "Deleting")
