@@ -6,11 +6,13 @@
     POST /service/GraniteServiceVersion20100801/operation/<Op>  Smithy RPC v2 CBOR (CloudWatch;
                                                                 what botocore uses today)
     POST /endpoints/<name>/invocations                        rest-json (sagemaker-runtime InvokeEndpoint)
+    POST /  form Action=<Op>&Version=2010-05-08 | 2011-06-15  Query protocol, XML answers (IAM, STS)
 
 Every request goes through the RequestValidator (emulator.api.request_validator) before any
 route runs: where it comes from, protocol and content type, size, signature, and the body
 against botocore's model of the operation. Errors go back as `{"__type": code, "message":
-text}` (JSON or CBOR), which botocore raises as `ClientError` with that code.
+text}` (JSON or CBOR; IAM and STS: the Query protocol's XML ErrorResponse), which botocore raises
+as `ClientError` with that code.
 """
 from __future__ import annotations
 
@@ -33,8 +35,8 @@ __all__ = ["Operations", "create_app"]
 
 
 def _error(status: int, code: str, message: str) -> Response:
-    encoding: Encoding = g.get("api_encoding") or Encoding.json()
-    return encoding.response(status, {"__type": code, "message": message}, g.get("api_request_id", ""))
+    encoding = g.get("api_encoding") or Encoding.json()  # a wire.Encoding, or a QueryEncoding for IAM and STS
+    return encoding.error(status, code, message, g.get("api_request_id", ""))
 
 
 def create_app(services: list[Operations], policy: RequestPolicy | None = None) -> Flask:

@@ -9,9 +9,13 @@ needs no CORS preflight, and a DNS name the attacker controls can be re-pointed 
 2. Origin / Sec-Fetch-Site: botocore sends neither; a browser sends them on every cross-site
    POST. Only the server's own origin passes.
 3. The route and X-Amz-Target name a served service over a protocol botocore's model of that
-   service lists (CloudWatch: RPC v2 CBOR or JSON 1.0; SageMaker and Logs: JSON 1.1 only).
-4. Content-Type is exactly what botocore sends for that protocol. None of them is a type a
-   page may send without a preflight, which the server never grants.
+   service lists (CloudWatch: RPC v2 CBOR or JSON 1.0; SageMaker and Logs: JSON 1.1 only; IAM
+   and STS: the Query protocol, `POST /` without X-Amz-Target, the form's Version naming the
+   service).
+4. Content-Type is exactly what botocore sends for that protocol. Of them only the Query
+   protocol's form type is one a page may send without a CORS preflight (which the server
+   never grants); 2 refuses such a page, and the query operations served only read (who the
+   caller is, what a role looks like), so a page could neither change nor learn anything.
 5. The body is at most `max_body_bytes` (413 otherwise), read with Flask's own limit so a
    chunked body cannot exceed it either.
 6. With credentials configured, the SigV4 signature (emulator.api.sigv4).
@@ -43,6 +47,7 @@ from flask import Request, g
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from emulator.api.errors import ApiError, clip
+from emulator.api.query_protocol import QUERY_CONTENT_TYPE, QueryEncoding, form_params, read_form
 from emulator.api.sigv4 import SignatureChecker, SignedRequest
 from emulator.api.wire import CBOR_CONTENT_TYPE, Encoding
 from emulator.validation import RequestValidationError, ShapeRule, parse_input, service_model
@@ -53,7 +58,6 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 JSON_ENDPOINT, CBOR_ENDPOINT = "json_protocol", "cbor_protocol"
 # The SageMaker runtime's InvokeEndpoint: rest-json, `POST /endpoints/<name>/invocations`.
 RUNTIME_ENDPOINT, RUNTIME_SERVICE, INVOKE_ENDPOINT = "runtime_invocations", "sagemaker-runtime", "InvokeEndpoint"
-QUERY_CONTENT_TYPE = "application/x-www-form-urlencoded"
 WILDCARD_BINDS = ("0.0.0.0", "::", "")
 _HOST = re.compile(r"^(?:\[(?P<ip6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::(?P<port>\d{1,5}))?$")
 # The web console's routes (emulator.console): checked by RequestValidator.check_console.
@@ -100,7 +104,7 @@ class CheckedRequest:
     service: Operations
     operation: str
     params: dict
-    encoding: Encoding
+    encoding: Encoding | QueryEncoding
 
 
 def is_console(path: str) -> bool:
@@ -121,6 +125,10 @@ class RequestValidator:
         self.by_prefix = {service_model(s.service).metadata["targetPrefix"]: s for s in services
                           if "targetPrefix" in service_model(s.service).metadata}
         self.runtime = next((s for s in services if s.service == RUNTIME_SERVICE), None)
+        # Services botocore speaks the Query protocol to (IAM, STS), named by the form's Version (their
+        # model's apiVersion). CloudWatch's model still lists it, but botocore has sent CBOR since 1.36.
+        self.by_version = {service_model(s.service).metadata["apiVersion"]: s for s in services
+                           if service_model(s.service).metadata["protocol"] == "query"}
         self.signatures = SignatureChecker(policy.credentials) if policy.credentials else None
         self._allowed_names = {"localhost", policy.bind_host.lower(), *(h.lower() for h in policy.allowed_hosts)}
 
@@ -174,7 +182,10 @@ class RequestValidator:
     def check(self, request: Request) -> CheckedRequest | None:
         """Raise ApiError for a refused request; the checked AWS request, or None for other routes."""
         g.api_request_id = str(uuid.uuid4())
-        g.api_encoding = Encoding.cbor_rpc() if request.endpoint == CBOR_ENDPOINT else Encoding.json()
+        query = (request.endpoint == JSON_ENDPOINT and "X-Amz-Target" not in request.headers
+                 and request.mimetype == QUERY_CONTENT_TYPE)
+        g.api_encoding = Encoding.cbor_rpc() if request.endpoint == CBOR_ENDPOINT else \
+            QueryEncoding() if query else Encoding.json()
         if is_console(request.path):
             self.check_console(request)
             return None
@@ -183,10 +194,13 @@ class RequestValidator:
             prefix, operation = request.view_args["prefix"], request.view_args["operation"]
             service, protocol = self._service(prefix, "smithy-rpc-v2-cbor"), "smithy-rpc-v2-cbor"
             encoding = g.api_encoding
+        elif query:
+            return self._check_query(request)
         elif request.endpoint == JSON_ENDPOINT:
             target = request.headers.get("X-Amz-Target", "")
             if "." not in target:
-                raise self._not_json(request)
+                raise _unknown("Missing X-Amz-Target header (SageMaker.<Operation>, Logs_20140328.<Operation>, "
+                               "...), or for IAM and STS a form (application/x-www-form-urlencoded).")
             prefix, operation = target.split(".", 1)
             service, protocol = self._service(prefix, "json"), "json"
             encoding = g.api_encoding = Encoding.json(service_model(service.service).metadata["jsonVersion"])
@@ -218,11 +232,37 @@ class RequestValidator:
                            f"{', '.join(metadata.get('protocols', [metadata['protocol']]))}.")
         return service
 
-    def _not_json(self, request: Request) -> ApiError:
-        if request.mimetype == QUERY_CONTENT_TYPE:
-            return _unknown("The query protocol (form-encoded Action=...) is not served here; use a client that "
-                            "sends JSON or CBOR (botocore does).")
-        return _unknown("Missing X-Amz-Target header (SageMaker.<Operation>, Logs_20140328.<Operation>, ...).")
+    def _check_query(self, request: Request) -> CheckedRequest:
+        """IAM and STS, the AWS Query protocol: `POST /`, a form whose Version names the service and
+        Action the operation; errors are the protocol's XML (QueryEncoding), with IAM's and STS's
+        codes: ValidationError for what the model refuses, the query codes of the signature checks."""
+        body = self._body(request)
+        form = read_form(body)
+        version, action = form.get("Version") or "", form.get("Action") or ""
+        service = self.by_version.get(version)
+        if service is None:
+            served = ", ".join(f"{s.service.upper()} ({v})" for v, s in sorted(self.by_version.items())) or "none"
+            raise ApiError("NoSuchVersion", f"The requested version '{clip(version, QUOTE_CHARS)}' names no query-"
+                                            f"protocol service served here; served: {served}. SageMaker, CloudWatch "
+                                            f"Logs and CloudWatch answer JSON or CBOR, as current botocore sends them.")
+        model = service_model(service.service)
+        g.api_encoding = QueryEncoding(model)
+        if self.signatures is not None:
+            self.signatures.check(self._signed(request, body), model.signing_name, query_compatible=False,
+                                  query_protocol=True)
+        if not action:
+            raise ApiError("MissingAction", "The request must contain the parameter Action.")
+        if action not in service.operations:
+            raise ApiError("InvalidAction", f"Could not find operation {clip(action, QUOTE_CHARS)} for version "
+                                            f"{version}: the smlocal API serves {', '.join(sorted(service.operations))} "
+                                            f"of {service.service.upper()}.")
+        operation = model.operation_model(action)
+        encoding = g.api_encoding = QueryEncoding(model, operation)
+        try:
+            params = parse_input(form_params(form, operation.input_shape), operation.input_shape, service.rules)
+        except RequestValidationError as exc:  # IAM's and STS's code for a request their model refuses
+            raise ApiError("ValidationError", exc.message) from None
+        return CheckedRequest(service, action, params, encoding)
 
     def _check_content_type(self, request: Request, expected: str, service: Operations, protocol: str) -> None:
         if request.mimetype != expected:

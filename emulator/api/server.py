@@ -21,6 +21,7 @@ from gunicorn.app.base import BaseApplication
 
 from emulator.api.app import create_app
 from emulator.api.hosting_ops import HostingOperations
+from emulator.api.identity_ops import IamOperations, StsOperations
 from emulator.api.logs_ops import LogsOperations
 from emulator.api.metrics_ops import MetricsOperations
 from emulator.api.request_validator import MAX_BODY_BYTES, RequestPolicy, merged
@@ -106,7 +107,8 @@ def build(config: ApiConfig) -> tuple[Flask, TrainingService, HostingService, Tu
         log.info("continuing %d tuning job(s): %s", len(continued), ", ".join(continued))
     app = create_app([merged(SageMakerOperations(service), HostingOperations(hosting), TuningOperations(tuning)),
                       LogsOperations(jobs.store, options.region, options.account, hosting.ctx.logs),
-                      MetricsOperations(jobs.store), RuntimeOperations(hosting)], policy)
+                      MetricsOperations(jobs.store), RuntimeOperations(hosting),
+                      IamOperations(options.account), StsOperations(options.account)], policy)
     if policy.credentials is None:
         log.warning("signatures are not checked: no credentials configured (access key/secret key, or "
                     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")

@@ -15,7 +15,8 @@ botocore produces. Refusals carry the codes, statuses and messages AWS answers w
 
 For a query-compatible service the JSON code goes in `__type` and the query code in the
 `x-amzn-query-error` header, from which botocore takes the code its callers see (what they saw
-when CloudWatch spoke the query protocol). The credential scope's region is not checked: the
+when CloudWatch spoke the query protocol). Services of the Query protocol itself (IAM, STS)
+answer the query code and status in their XML error. The credential scope's region is not checked: the
 server answers for one region, but clients that name another still reach it.
 """
 from __future__ import annotations
@@ -50,8 +51,10 @@ _CODES = {
 }
 
 
-def auth_error(code: str, message: str, query_compatible: bool) -> ApiError:
+def auth_error(code: str, message: str, query_compatible: bool, query_protocol: bool = False) -> ApiError:
     status, query_code, query_status = _CODES[code]
+    if query_protocol:
+        return ApiError(query_code, message, query_status)
     if query_compatible:
         return ApiError(code, message, query_status, {"x-amzn-query-error": f"{query_code};Sender"})
     return ApiError(code, message, status)
@@ -104,10 +107,11 @@ class SignatureChecker:
     def access_key(self) -> str:
         return self.credentials.access_key
 
-    def check(self, request: SignedRequest, signing_name: str, query_compatible: bool) -> None:
+    def check(self, request: SignedRequest, signing_name: str, query_compatible: bool,
+              query_protocol: bool = False) -> None:
         """Raise the ApiError AWS would answer unless `request` is signed with the configured credentials."""
         def refuse(code: str, message: str) -> ApiError:
-            return auth_error(code, message, query_compatible)
+            return auth_error(code, message, query_compatible, query_protocol)
 
         headers = {k.lower(): v for k, v in request.headers.items()}
         authorization = headers.get("authorization")

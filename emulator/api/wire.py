@@ -78,6 +78,10 @@ class Encoding:
         check_nesting(value)
         return value
 
+    def error(self, status: int, code: str, message: str, request_id: str,
+              headers: dict[str, str] | None = None) -> Response:
+        return self.response(status, {"__type": code, "message": message}, request_id, headers)
+
     def response(self, status: int, value: dict, request_id: str, headers: dict[str, str] | None = None) -> Response:
         all_headers = {"x-amzn-RequestId": request_id, **(headers or {})}
         if self.cbor:

@@ -84,5 +84,7 @@ def test_unknown_and_unsupported_operations_name_what_is_served(client):
     assert json.loads(other.data)["__type"] == "UnknownOperationException"
     query = client.post("/", data="Action=GetMetricStatistics&Version=2010-08-01",
                         headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert query.status_code == 400 and "query protocol" in json.loads(query.data)["message"]
+    # CloudWatch's old query protocol: answered in that protocol (XML), naming what is served.
+    assert query.status_code == 400 and query.mimetype == "text/xml"
+    assert b"<Code>NoSuchVersion</Code>" in query.data and b"CloudWatch" in query.data
     assert set(json.loads(client.get("/").data)["operations"]) == {"Logs_20140328", "GraniteServiceVersion20100801"}
