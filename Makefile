@@ -25,7 +25,8 @@ demo: setup
 test: setup
 	$(PY) -m pytest -m "not gpu" --durations=25 $(PYTEST_ARGS)
 
-# The SageMaker Python SDK v2 in its own venv (constraints-sdk.txt); the API tests build it on demand.
+# The SageMaker Python SDKs in their own venvs: v2 (.venv-sdk, constraints-sdk.txt) and v3 (.venv-sdk3,
+# constraints-sdk3.txt); the API tests build them on demand.
 sdk-venv: setup
 	$(PY) -m tests.sdk_venv
 
@@ -44,7 +45,7 @@ bench: setup
 	$(PY) bench/tuning.py
 
 clean:
-	rm -rf $(VENV) .venv-sdk .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venv-sdk .venv-sdk3 .pytest_cache build *.egg-info
 
 # ---- Docker images (docs/docker.md) ----------------------------------------------------------
 # CPU tags smlocal/<algorithm>:latest, GPU tags smlocal/<algorithm>:gpu; one Dockerfile each, the

@@ -1,11 +1,13 @@
-"""The SageMaker Python SDK v2 in its own virtual environment, `.venv-sdk`, pinned by constraints-sdk.txt.
+"""The SageMaker Python SDKs in their own virtual environments: v2 in `.venv-sdk` (constraints-sdk.txt),
+v3 in `.venv-sdk3` (constraints-sdk3.txt).
 
-The SDK needs numpy >= 1.26.4, which MXNet 1.9.1 cannot use, so it never shares the training
-venv: tests run small client scripts with `.venv-sdk/bin/python` in subprocesses. The venv is
-built once and rebuilt when constraints-sdk.txt changes (a stamp holds its hash); a file lock
-keeps two test runs in the same checkout from building it at the same time.
+The SDKs need numpy >= 1.26.4, which MXNet 1.9.1 cannot use, so they never share the training
+venv; v3 drops v2's API entirely, so the two majors cannot share one either. Tests run small
+client scripts with the venv's python in subprocesses. Each venv is built once and rebuilt when
+its constraints file changes (a stamp holds its hash); a file lock keeps two test runs in the
+same checkout from building it at the same time.
 
-    python -m tests.sdk_venv          # build it now (what `make sdk-venv` runs)
+    python -m tests.sdk_venv          # build both now (what `make sdk-venv` runs)
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / ".venv-sdk"
 CONSTRAINTS = REPO / "constraints-sdk.txt"
+VENV3 = REPO / ".venv-sdk3"
+CONSTRAINTS3 = REPO / "constraints-sdk3.txt"
 
 
 def _python(venv: Path) -> Path:
@@ -27,7 +31,8 @@ def _python(venv: Path) -> Path:
 
 
 def ensure_sdk_venv(venv: Path = VENV, constraints: Path = CONSTRAINTS) -> Path:
-    """Build (or reuse) the SDK venv; returns its python. Raises CalledProcessError if pip fails."""
+    """Build (or reuse) an SDK venv (v2's by default; `ensure_sdk_venv(VENV3, CONSTRAINTS3)` for v3);
+    returns its python. Raises CalledProcessError if pip fails."""
     wanted = hashlib.sha256(constraints.read_bytes()).hexdigest()
     stamp = venv / ".constraints-sha256"
     with open(venv.with_name(venv.name + ".lock"), "w") as lock:
@@ -67,3 +72,4 @@ def sdk_client_env(api_endpoint: str, s3_endpoint: str, folder: Path) -> dict[st
 
 if __name__ == "__main__":
     print(ensure_sdk_venv())
+    print(ensure_sdk_venv(VENV3, CONSTRAINTS3))
