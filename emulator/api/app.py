@@ -7,6 +7,8 @@
                                                                 what botocore uses today)
     POST /endpoints/<name>/invocations                        rest-json (sagemaker-runtime InvokeEndpoint)
     POST /  form Action=<Op>&Version=2010-05-08 | 2011-06-15  Query protocol, XML answers (IAM, STS)
+    GET  /                                                     what is served (JSON); browsers go to /console/
+    /console/...                                              the web console (emulator.console), when registered
 
 Every request goes through the RequestValidator (emulator.api.request_validator) before any
 route runs: where it comes from, protocol and content type, size, signature, and the body
@@ -20,7 +22,7 @@ import json
 import logging
 import traceback
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, redirect, request
 from werkzeug.exceptions import HTTPException
 
 from emulator.api.errors import MAX_MESSAGE_CHARS, clip
@@ -81,6 +83,10 @@ def create_app(services: list[Operations], policy: RequestPolicy | None = None) 
 
     @app.get("/")
     def about() -> Response:
+        # A browser (it prefers HTML) goes to the web console when there is one; clients get the JSON.
+        if "console" in app.blueprints and request.accept_mimetypes.best_match(
+                ["application/json", "text/html"]) == "text/html":
+            return redirect("/console/", 302)
         body = {"service": "smlocal SageMaker-compatible API",
                 "operations": {prefix: sorted(s.operations) for prefix, s in validator.by_prefix.items()}}
         return Response(json.dumps(body, indent=2), content_type="application/json")

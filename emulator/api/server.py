@@ -30,6 +30,7 @@ from emulator.api.sagemaker_ops import SageMakerOperations
 from emulator.api.service import ServiceOptions, TrainingService
 from emulator.api.sigv4 import configured_credentials
 from emulator.api.tuning_ops import TuningOperations
+from emulator.console import ConsoleBackend, register_console
 from emulator.hosting.service import HostingService, open_hosting
 from emulator.instance_types import HOST_LIMIT_ENV, host_limit
 from emulator.jobhome import JobHome, default_home
@@ -105,10 +106,13 @@ def build(config: ApiConfig) -> tuple[Flask, TrainingService, HostingService, Tu
     continued = tuning.recover()  # after settle_all: the training jobs it left running are Failed by now
     if continued:
         log.info("continuing %d tuning job(s): %s", len(continued), ", ".join(continued))
-    app = create_app([merged(SageMakerOperations(service), HostingOperations(hosting), TuningOperations(tuning)),
-                      LogsOperations(jobs.store, options.region, options.account, hosting.ctx.logs),
-                      MetricsOperations(jobs.store), RuntimeOperations(hosting),
+    sagemaker = merged(SageMakerOperations(service), HostingOperations(hosting), TuningOperations(tuning))
+    logs = LogsOperations(jobs.store, options.region, options.account, hosting.ctx.logs)
+    runtime = RuntimeOperations(hosting)
+    app = create_app([sagemaker, logs, MetricsOperations(jobs.store), runtime,
                       IamOperations(options.account), StsOperations(options.account)], policy)
+    # The web console: the same operations, behind the same checks (emulator.console).
+    register_console(app, ConsoleBackend(sagemaker, logs, runtime, jobs.store, options.region))
     if policy.credentials is None:
         log.warning("signatures are not checked: no credentials configured (access key/secret key, or "
                     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
