@@ -1,0 +1,126 @@
+"""The incremental-training guide's console flow, in a real browser against `smlocal api`:
+the list, Create training job (an inline error first), the job reaching Completed, its metric
+chart and artifact, then "Create incremental training job from this model" and the second job
+warm-starting from the first. Every page is saved as a screenshot and checked for unlabelled
+inputs."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.slow
+
+JOB_TIMEOUT_MS = 150_000
+HYPERPARAMETERS = {"num_classes": "4", "num_training_samples": "64", "epochs": "2", "image_shape": "3,28,28",
+                   "mini_batch_size": "16", "learning_rate": "0.05"}
+# What the image-classification algorithm logs when it starts from a model channel.
+WARM_START_LINE = "Incremental training: initialising from"
+
+UNLABELLED_INPUTS = """() => [...document.querySelectorAll('input, select, textarea')]
+    .filter(el => el.type !== 'hidden')
+    .filter(el => el.labels.length === 0 && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+    .map(el => el.outerHTML.slice(0, 120))"""
+
+
+def visited(page: Page, artifacts, name: str) -> None:
+    """Every page a test looks at: a screenshot, and every input has a label."""
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+    assert page.evaluate(UNLABELLED_INPUTS) == [], f"inputs without a label on {name}"
+
+
+def channel(page: Page, number: int):
+    return page.get_by_role("group", name=re.compile(rf"^Channel {number}\b"))
+
+
+def test_incremental_training_through_the_console(page: Page, console_server, ic_channels, artifacts):
+    started = time.monotonic()
+    page.goto(console_server.endpoint)  # a browser asking for / lands on the console
+    expect(page).to_have_url(re.compile(r"/console/training-jobs$"))
+    expect(page.get_by_role("heading", name="Training jobs")).to_be_visible()
+    visited(page, artifacts, "01-training-jobs-empty")
+
+    page.get_by_role("link", name="Create training job").click()
+    expect(page.get_by_role("heading", name="Create training job")).to_be_visible()
+    name_field = page.get_by_label("Job name", exact=True)
+    name_error = page.locator("#job_name-error")
+
+    # Checked as the user types, with the API's own words.
+    name_field.fill("first_job!")
+    expect(name_error).to_be_visible()
+    expect(name_error).to_contain_text("Value 'first_job!' at 'trainingJobName' failed to satisfy constraint: "
+                                       "Member must satisfy regular expression pattern")
+    expect(name_field).to_have_attribute("aria-invalid", "true")
+    visited(page, artifacts, "02-create-inline-error")
+    name_field.fill("console-first")
+    expect(name_error).to_be_hidden()
+
+    expect(page.get_by_label("Instance type")).to_have_value("ml.m4.xlarge")
+    expect(page.get_by_label("Instance count")).to_have_value("1")
+    page.get_by_label("Additional volume per instance (GB)").fill("1")
+
+    # A hyperparameter the schema refuses is shown next to it, in the schema's words.
+    epochs = page.get_by_label("epochs", exact=True)
+    epochs.fill("0")
+    expect(page.locator("[id='hp.epochs-error']")).to_contain_text(
+        "Invalid value '0' for hyperparameter 'epochs': expected an integer >= 1")
+    for key, value in HYPERPARAMETERS.items():
+        page.get_by_label(key, exact=True).fill(value)
+    page.get_by_label("num_layers", exact=True).select_option("18")
+    expect(page.locator("[id='hp.epochs-error']")).to_be_hidden()
+
+    train = channel(page, 1)
+    expect(train.get_by_label("Channel name")).to_have_value("train")
+    train.get_by_label("Content type").fill("application/x-recordio")
+    train.get_by_label("S3 location").fill(ic_channels["train"].as_uri())
+    page.get_by_role("button", name="Add channel").click()
+    validation = channel(page, 2)
+    validation.get_by_label("Channel name").fill("validation")
+    validation.get_by_label("Content type").fill("application/x-recordio")
+    validation.get_by_label("S3 location").fill(ic_channels["validation"].as_uri())
+    page.get_by_label("S3 output path").fill(ic_channels["output"].as_uri())
+    page.get_by_role("button", name="Add tag").click()
+    page.get_by_role("group", name="Tags").get_by_label("Key").fill("project")
+    page.get_by_role("group", name="Tags").get_by_label("Value").fill("console")
+    visited(page, artifacts, "03-create-filled")
+    page.get_by_role("button", name="Create training job").click()
+
+    # The job's page follows it live until it ends.
+    expect(page).to_have_url(re.compile(r"/console/training-jobs/console-first$"))
+    expect(page.locator("#job-status-value")).to_have_text("Completed", timeout=JOB_TIMEOUT_MS)
+    charts = page.locator("#metric-charts")
+    accuracy = charts.locator("figure.chart[data-title='accuracy']")
+    expect(accuracy.locator("canvas").first).to_be_visible()
+    expect(accuracy.locator(".u-legend")).to_contain_text("train:accuracy")
+    expect(accuracy.locator(".u-legend")).to_contain_text("validation:accuracy")
+    model_uri = f"{ic_channels['output'].as_uri()}/console-first/output/model.tar.gz"
+    expect(page.locator("#model-artifact")).to_have_text(model_uri)
+    expect(page.locator("table.history")).to_contain_text("Training job completed")
+    expect(page.locator("#job-logs")).to_contain_text("Epoch[1] Validation-accuracy=")
+    expect(page.locator("#job-tags")).to_contain_text("project")
+    visited(page, artifacts, "04-job-completed")
+
+    page.get_by_role("link", name="Training jobs").first.click()
+    row = page.locator("tr[data-job='console-first']")
+    expect(row).to_contain_text("Completed")
+    expect(row.locator("svg.spark polyline")).to_have_count(1)
+    visited(page, artifacts, "05-training-jobs")
+
+    row.get_by_role("link", name="console-first").click()
+    page.get_by_role("link", name="Create incremental training job from this model").click()
+    expect(page.get_by_label("Job name", exact=True)).to_have_value("console-first-incremental")
+    model = channel(page, 3)
+    expect(model.get_by_label("Channel name")).to_have_value("model")
+    expect(model.get_by_label("S3 location")).to_have_value(model_uri)
+    expect(page.get_by_label("epochs", exact=True)).to_have_value("2")
+    visited(page, artifacts, "06-create-incremental")
+    page.get_by_role("button", name="Create training job").click()
+
+    expect(page).to_have_url(re.compile(r"/console/training-jobs/console-first-incremental$"))
+    expect(page.locator("#job-logs")).to_contain_text(WARM_START_LINE, timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("#job-status-value")).to_have_text("Completed", timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("table.channels")).to_contain_text("model")
+    visited(page, artifacts, "07-incremental-job")
+    print(f"console flow took {time.monotonic() - started:.1f} s")
