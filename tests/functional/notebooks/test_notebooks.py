@@ -45,7 +45,26 @@ def prepare_ic_fulltraining(workdir: Path) -> list[str]:
     return [str(IC_CLASSES), str(IC_CLASSES * IC_PER_CLASS)]
 
 
-PREPARE = {"ic_fulltraining": prepare_ic_fulltraining}
+def prepare_ic_recordio(workdir: Path) -> list[str]:
+    _caltech_recordio(workdir)
+    _test_image(workdir / "test.jpg")
+    return [str(IC_CLASSES), str(IC_CLASSES * IC_PER_CLASS)]
+
+
+def prepare_ic_lst_format(workdir: Path) -> list[str]:
+    """The class folders and the .lst files that the notebook's tar and `im2rec.py --list` make."""
+    for folder, lst, seed in (("caltech_256_train_60", "caltech-256-60-train.lst", 1),
+                              ("256_ObjectCategories", "caltech-256-60-val.lst", 2)):
+        data = make_classification_set(workdir / "generated" / folder, IC_CLASSES, IC_PER_CLASS, size=(32, 32),
+                                       seed=seed)
+        shutil.copytree(data["images"], workdir / folder)
+        shutil.copy(data["lst"], workdir / lst)
+    _test_image(workdir / "test.jpg")
+    return [str(IC_CLASSES), str(IC_CLASSES * IC_PER_CLASS)]
+
+
+PREPARE = {"ic_fulltraining": prepare_ic_fulltraining, "ic_incremental": prepare_ic_recordio,
+           "ic_lst_format": prepare_ic_lst_format, "ic_transfer_learning": prepare_ic_recordio}
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +102,57 @@ def test_ic_fulltraining(notebook_runs, notebook_api):
     assert "Result: label - " in output
     assert all(e["EndpointName"] != result["endpoint"] for e in sm.list_endpoints()["Endpoints"]
                if e["EndpointStatus"] != "Deleting")
+
+
+def _assert_tuned_and_deployed(sm, result, output):
+    """The notebooks' tuner cell ran its 6 jobs; the endpoint answered a class distribution."""
+    tuning = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=result["tuning_job"])
+    assert tuning["HyperParameterTuningJobStatus"] == "Completed"
+    assert tuning["TrainingJobStatusCounters"]["Completed"] == 6
+    assert len(result["prediction"]) == IC_CLASSES and abs(sum(result["prediction"]) - 1) < 1e-4
+    assert "Result: label - " in output
+    return tuning
+
+
+def test_ic_incremental(notebook_runs, notebook_api):
+    result, output = notebook_runs["ic_incremental"].result()
+    sm = notebook_api.client("sagemaker")
+    tuning = _assert_tuned_and_deployed(sm, result, output)
+    best = tuning["BestTrainingJob"]["TrainingJobName"]
+    # The incremental job's model channel is the best tuning job's model (deploy_amt_model=True).
+    assert result["base_model"].endswith(f"/{best}/output/model.tar.gz")
+    incremental = sm.describe_training_job(TrainingJobName=result["incremental_job"])
+    model = next(c for c in incremental["InputDataConfig"] if c["ChannelName"] == "model")
+    assert model["DataSource"]["S3DataSource"]["S3Uri"] == result["base_model"]
+    assert "Incremental training: initialising from" in output  # fit(logs=True) printed the job's log
+
+
+def test_ic_lst_format(notebook_runs, notebook_api):
+    result, output = notebook_runs["ic_lst_format"].result()
+    sm = notebook_api.client("sagemaker")
+    assert [len(line.split("\t")) for line in result["example_lst"].splitlines()] == [3, 3, 3]
+    first = sm.describe_training_job(TrainingJobName=result["first_job"])
+    assert first["TrainingJobStatus"] == "Completed"
+    assert {c["ChannelName"]: c["ContentType"] for c in first["InputDataConfig"]} == {
+        "train": "application/jpeg", "validation": "application/jpeg",
+        "train_lst": "application/jpeg", "validation_lst": "application/jpeg"}
+    assert "Using pretrained model for initializing weights and transfer learning" in output
+    tuning = _assert_tuned_and_deployed(sm, result, output)
+    _assert_deployed_best_job(sm, tuning)
+
+
+def test_ic_transfer_learning(notebook_runs, notebook_api):
+    result, output = notebook_runs["ic_transfer_learning"].result()
+    sm = notebook_api.client("sagemaker")
+    assert sm.describe_training_job(TrainingJobName=result["first_job"])["TrainingJobStatus"] == "Completed"
+    assert "Using pretrained model for initializing weights and transfer learning" in output
+    tuning = _assert_tuned_and_deployed(sm, result, output)
+    _assert_deployed_best_job(sm, tuning)
+
+
+def _assert_deployed_best_job(sm, tuning):
+    """`(hp_tuner if deploy_amt_model else ic).deploy(...)` deployed the best job's model."""
+    best = tuning["BestTrainingJob"]["TrainingJobName"]
+    deployed = [sm.describe_model(ModelName=m["ModelName"])["PrimaryContainer"]["ModelDataUrl"]
+                for m in sm.list_models(MaxResults=100)["Models"]]
+    assert any(url.endswith(f"/{best}/output/model.tar.gz") for url in deployed), deployed
