@@ -11,6 +11,9 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import NUM_CLASSES
+from tests.functional.api.conftest import IC_IMAGE
+
 pytestmark = pytest.mark.slow
 
 JOB_TIMEOUT_MS = 150_000
@@ -117,10 +120,54 @@ def test_incremental_training_through_the_console(page: Page, console_server, ic
     expect(page.get_by_label("epochs", exact=True)).to_have_value("2")
     visited(page, artifacts, "06-create-incremental")
     page.get_by_role("button", name="Create training job").click()
-
     expect(page).to_have_url(re.compile(r"/console/training-jobs/console-first-incremental$"))
-    expect(page.locator("#job-logs")).to_contain_text(WARM_START_LINE, timeout=JOB_TIMEOUT_MS)
-    expect(page.locator("#job-status-value")).to_have_text("Completed", timeout=JOB_TIMEOUT_MS)
-    expect(page.locator("table.channels")).to_contain_text("model")
+
+    # The list follows the new job without a reload.
+    page.get_by_role("link", name="Training jobs").first.click()
+    second = page.locator("tr[data-job='console-first-incremental']")
+    expect(second).to_contain_text("InProgress")
+    page.evaluate("window.notReloaded = true")
+    expect(second).to_contain_text("Completed", timeout=JOB_TIMEOUT_MS)
+    assert page.evaluate("window.notReloaded === true")
+
+    second.get_by_role("link", name="console-first-incremental").click()
+    expect(page.locator("#job-status-value")).to_have_text("Completed")
+    expect(page.locator("#job-logs")).to_contain_text(WARM_START_LINE)
+    expect(page.locator("table.channels")).to_contain_text(model_uri)
     visited(page, artifacts, "07-incremental-job")
     print(f"console flow took {time.monotonic() - started:.1f} s")
+    deploy_and_predict(page, console_server, model_uri, ic_channels, artifacts)
+
+
+def deploy_and_predict(page: Page, console_server, model_uri: str, ic_channels, artifacts) -> None:
+    """The first job's model behind an endpoint (made with boto3), then, in the console: the
+    model's Primary container, and a test image sent from the endpoint's page."""
+    sm = console_server.client("sagemaker")
+    sm.create_model(ModelName="console-model", ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+                    PrimaryContainer={"Image": IC_IMAGE, "ModelDataUrl": model_uri})
+    sm.create_endpoint_config(EndpointConfigName="console-config", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": "console-model", "InitialInstanceCount": 1,
+        "InstanceType": "ml.m4.xlarge"}])
+    sm.create_endpoint(EndpointName="console-endpoint", EndpointConfigName="console-config")
+
+    page.get_by_role("link", name="Models").click()
+    page.get_by_role("link", name="console-model").click()
+    primary = page.locator("h2:text-is('Primary container') + dl")
+    expect(primary).to_contain_text(IC_IMAGE)
+    expect(primary).to_contain_text(model_uri)
+    visited(page, artifacts, "08-model")
+
+    sm.get_waiter("endpoint_in_service").wait(EndpointName="console-endpoint", WaiterConfig={"Delay": 1,
+                                                                                             "MaxAttempts": 120})
+    page.get_by_role("link", name="Endpoints").click()
+    page.get_by_role("link", name="console-endpoint").click()
+    image = sorted((ic_channels["validation_images"] / "2").glob("*.jpg"))[0]
+    page.get_by_label("Test image").set_input_files(str(image))
+    page.get_by_role("button", name="Send request").click()
+    classes = page.locator("#top-classes tbody tr")
+    expect(classes).to_have_count(NUM_CLASSES)
+    probabilities = [float(v) for v in classes.locator("td:nth-child(2)").all_inner_texts()]
+    assert probabilities == sorted(probabilities, reverse=True) and abs(sum(probabilities) - 1) < 1e-3
+    expect(page.locator("#prediction-image")).to_be_visible()
+    visited(page, artifacts, "09-endpoint-prediction")
+    sm.delete_endpoint(EndpointName="console-endpoint")
