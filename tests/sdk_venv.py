@@ -30,9 +30,10 @@ def _python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def ensure_sdk_venv(venv: Path = VENV, constraints: Path = CONSTRAINTS) -> Path:
+def ensure_sdk_venv(venv: Path = VENV, constraints: Path = CONSTRAINTS, packages: tuple[str, ...] = ("sagemaker",)) -> Path:
     """Build (or reuse) an SDK venv (v2's by default; `ensure_sdk_venv(VENV3, CONSTRAINTS3)` for v3);
-    returns its python. Raises CalledProcessError if pip fails."""
+    returns its python. `packages` are installed under the constraints (every pin of them is in the
+    file, so its hash stands for them too). Raises CalledProcessError if pip fails."""
     wanted = hashlib.sha256(constraints.read_bytes()).hexdigest()
     stamp = venv / ".constraints-sha256"
     with open(venv.with_name(venv.name + ".lock"), "w") as lock:
@@ -43,7 +44,7 @@ def ensure_sdk_venv(venv: Path = VENV, constraints: Path = CONSTRAINTS) -> Path:
             shutil.rmtree(venv)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         pip = [str(_python(venv)), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        subprocess.run([*pip, "-c", str(constraints), "sagemaker"], check=True)
+        subprocess.run([*pip, "-c", str(constraints), *packages], check=True)
         stamp.write_text(wanted + "\n")
     return _python(venv)
 
