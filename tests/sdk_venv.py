@@ -30,7 +30,8 @@ def _python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def ensure_sdk_venv(venv: Path = VENV, constraints: Path = CONSTRAINTS, packages: tuple[str, ...] = ("sagemaker",)) -> Path:
+def ensure_sdk_venv(venv: Path = VENV, constraints: Path = CONSTRAINTS,
+                    packages: tuple[str, ...] = ("sagemaker",)) -> Path:
     """Build (or reuse) an SDK venv (v2's by default; `ensure_sdk_venv(VENV3, CONSTRAINTS3)` for v3);
     returns its python. `packages` are installed under the constraints (every pin of them is in the
     file, so its hash stands for them too). Raises CalledProcessError if pip fails."""
