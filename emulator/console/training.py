@@ -7,6 +7,7 @@ ConsoleBackend; the metric charts read the same time series GetMetricStatistics 
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
@@ -110,9 +111,14 @@ def create_blueprint(backend: ConsoleBackend) -> Blueprint:
     def list_rows(query: ListQuery) -> tuple[list[dict], bool]:
         answer = backend.sm("ListTrainingJobs", **query.request())
         rows = []
+        objectives: dict[str, str | None] = {}  # per algorithm: reading the manifest once per page, not per row
         for summary in answer["TrainingJobSummaries"]:
-            stored = backend.store.job(summary["TrainingJobName"])
-            metric = objective_metric(stored.request) if stored else None
+            stored = backend.store.job_by_arn(summary["TrainingJobArn"])  # the ARN is indexed
+            spec = stored.request.get("AlgorithmSpecification", {}) if stored else {}
+            key = json.dumps(spec, sort_keys=True, default=str)
+            if key not in objectives:
+                objectives[key] = objective_metric(stored.request) if stored else None
+            metric = objectives[key]
             values = [p.value for p in backend.store.metric_values(stored.name, metric)] if metric else []
             rows.append({**summary, "metric": metric, "spark": sparkline(values),
                          "last_value": values[-1] if values else None})
