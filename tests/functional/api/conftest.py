@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,3 +213,60 @@ def stream_messages(logs, job: str, host: str = "algo-1") -> list[str]:
     events = logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=streams[0]["logStreamName"],
                                  startFromHead=True)["events"]
     return [e["message"] for e in events]
+
+
+# ---- one API server, one data set and one trained model for the SDK tests (session-wide) ----------
+# The S3 server is the session's SeaweedFS (tests/s3_fixtures.py).
+
+SDK_NUM_CLASSES, SDK_PER_CLASS = 4, 16
+
+
+@pytest.fixture(scope="session")
+def sdk_api(s3_server, tmp_path_factory):
+    """One `smlocal api` for the SDK tests: the real built-in algorithms with the runner `auto` picks,
+    and SeaweedFS's keys in its environment, which are also the SDKs', so it checks their signatures."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "SMLOCAL_PROCESS_COMMAND", "SMLOCAL_SERVE_COMMAND"))}
+    env.update(s3_server.env())
+    server = ApiServer(tmp_path_factory.mktemp("sdk-api") / "home", free_port(), ["--stop-grace", "10"], env).start()
+    yield server
+    server.stop()
+    assert not server.checker.violations, "responses that break botocore's model:\n" + "\n".join(
+        server.checker.violations)
+
+
+@pytest.fixture(scope="session")
+def sdk_data(s3_server, tmp_path_factory) -> tuple[str, str]:
+    """A bucket holding a tiny image-classification set, `<prefix>/train/` and `<prefix>/validation/`
+    (RecordIO, 32x32 images): (bucket, prefix)."""
+    from emulator.sample_data import make_classification_set
+
+    s3, bucket, prefix = s3_server.client(), f"sdk-{uuid.uuid4().hex[:12]}", "ic"
+    s3.create_bucket(Bucket=bucket)
+    folder = tmp_path_factory.mktemp("sdk-data")
+    for channel, count, seed in (("train", SDK_PER_CLASS, 1), ("validation", SDK_PER_CLASS // 4, 2)):
+        data = make_classification_set(folder / channel, SDK_NUM_CLASSES, count, size=(32, 32), seed=seed)
+        s3.upload_file(str(data["rec"]), bucket, f"{prefix}/{channel}/{channel}.rec")
+    return bucket, prefix
+
+
+@pytest.fixture(scope="session")
+def trained_ic_model(sdk_api, sdk_data) -> str:
+    """The S3 URI of an image-classification model.tar.gz trained once (1 epoch) through boto3."""
+    bucket, prefix = sdk_data
+    sm = sdk_api.client("sagemaker")
+    name = f"ic-model-{uuid.uuid4().hex[:8]}"
+    channels = [{"ChannelName": channel, "ContentType": "application/x-recordio", "DataSource": {"S3DataSource": {
+        "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/{prefix}/{channel}/"}}} for channel in ("train", "validation")]
+    sm.create_training_job(
+        TrainingJobName=name, RoleArn=ROLE, InputDataConfig=channels,
+        AlgorithmSpecification={"TrainingImage": IC_IMAGE, "TrainingInputMode": "File"},
+        HyperParameters={"num_layers": "18", "image_shape": "3,28,28", "num_classes": str(SDK_NUM_CLASSES),
+                         "num_training_samples": str(SDK_NUM_CLASSES * SDK_PER_CLASS), "mini_batch_size": "16",
+                         "epochs": "1"},
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/{prefix}/model-output"},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 1800})
+    description = wait_for(sm, name, timeout=600)
+    assert description["TrainingJobStatus"] == "Completed", description.get("FailureReason")
+    return description["ModelArtifacts"]["S3ModelArtifacts"]
