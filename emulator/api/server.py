@@ -111,8 +111,9 @@ def build(config: ApiConfig) -> tuple[Flask, TrainingService, HostingService, Tu
     runtime = RuntimeOperations(hosting)
     app = create_app([sagemaker, logs, MetricsOperations(jobs.store), runtime,
                       IamOperations(options.account), StsOperations(options.account)], policy)
-    # The web console: the same operations, behind the same checks (emulator.console).
-    register_console(app, ConsoleBackend(sagemaker, logs, runtime, jobs.store, options.region))
+    # The web console: the same operations, behind the same checks (emulator.console); with
+    # credentials it asks for them, as the API asks every request to be signed with them.
+    register_console(app, ConsoleBackend(sagemaker, logs, runtime, jobs.store, options.region), policy.credentials)
     if policy.credentials is None:
         log.warning("signatures are not checked: no credentials configured (access key/secret key, or "
                     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")

@@ -136,7 +136,9 @@ class JobForm:
         image = spec.get("TrainingImage")
         algorithm = algorithm_of(None, spec.get("AlgorithmName"), image)
         schema = algorithms.get(algorithm)
-        known = {p["name"] for p in schema.hyperparameters} if schema else set()
+        # The table shows the schema's visible parameters; any other key (a hidden one, a platform
+        # key) is kept as a free pair, so a clone sends what the job was sent.
+        known = {p["name"] for p in schema.hyperparameters if not p["hidden"]} if schema else set()
         hps = description.get("HyperParameters") or {}
         resources = description["ResourceConfig"]
         channels = [ChannelForm.from_member(m) for m in description.get("InputDataConfig") or []

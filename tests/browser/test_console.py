@@ -112,6 +112,10 @@ def test_incremental_training_through_the_console(page: Page, console_server, ic
     visited(page, artifacts, "05-training-jobs")
 
     row.get_by_role("link", name="console-first").click()
+    page.get_by_role("link", name="Clone").click()
+    expect(page.get_by_label("Job name", exact=True)).to_have_value("console-first-copy")
+    expect(channel(page, 2).get_by_label("S3 location")).to_have_value(ic_channels["validation"].as_uri())
+    page.go_back()
     page.get_by_role("link", name="Create incremental training job from this model").click()
     expect(page.get_by_label("Job name", exact=True)).to_have_value("console-first-incremental")
     model = channel(page, 3)
@@ -136,7 +140,25 @@ def test_incremental_training_through_the_console(page: Page, console_server, ic
     expect(page.locator("table.channels")).to_contain_text(model_uri)
     visited(page, artifacts, "07-incremental-job")
     print(f"console flow took {time.monotonic() - started:.1f} s")
+    read_without_javascript(page.context.browser, console_server, artifacts)
     deploy_and_predict(page, console_server, model_uri, ic_channels, artifacts)
+
+
+def read_without_javascript(browser, console_server, artifacts) -> None:
+    """The pages read without scripts: the rows, the status, the metric values, the log."""
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{console_server.endpoint}/console/training-jobs?sort=Name&order=Ascending")
+        expect(page.locator("tr[data-job]")).to_have_count(2)
+        page.get_by_role("link", name="console-first", exact=True).click()
+        expect(page.locator("#job-status-value")).to_have_text("Completed")
+        expect(page.locator("figure.chart[data-title='accuracy'] table.chart-data")).to_contain_text(
+            "validation:accuracy")
+        expect(page.locator("#job-logs")).to_contain_text("Epoch[1] Train-accuracy=")
+        visited(page, artifacts, "10-job-without-javascript")
+    finally:
+        context.close()
 
 
 def deploy_and_predict(page: Page, console_server, model_uri: str, ic_channels, artifacts) -> None:
