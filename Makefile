@@ -43,6 +43,7 @@ bench: setup
 	$(PY) bench/serving.py
 	$(PY) bench/hosting.py
 	$(PY) bench/tuning.py
+	$(PY) bench/console.py
 
 clean:
 	rm -rf $(VENV) .venv-sdk .venv-sdk3 .pytest_cache build *.egg-info
