@@ -20,9 +20,12 @@ from pathlib import Path
 import pytest
 
 from tests.functional.api.conftest import ApiServer, free_port
-from tests.sdk_venv import TELEMETRY_OPT_OUT, ensure_sdk_venv, sdk_client_env
+from tests.sdk_venv import REPO, TELEMETRY_OPT_OUT, ensure_sdk_venv, sdk_client_env
 
 CLIENTS = Path(__file__).with_name("clients")
+# The notebooks' kernel: SDK v2 and what the notebooks import besides it (constraints-notebooks.txt).
+KERNEL_VENV, KERNEL_CONSTRAINTS = REPO / ".venv-notebooks", REPO / "constraints-notebooks.txt"
+KERNEL_PACKAGES = ("sagemaker", "pillow", "matplotlib")
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 # The clients' time.sleep is capped (clients/capped_clock.py): the SDK's and the notebooks' polling
 # timers (5-30 s in fit and deploy, 60 s loops, 120 s waiter delays) would otherwise be most of the
@@ -33,7 +36,7 @@ RESULT_MARKER = "NOTEBOOK-RESULT "
 
 @pytest.fixture(scope="session")
 def sdk_python() -> Path:
-    return ensure_sdk_venv()
+    return ensure_sdk_venv(KERNEL_VENV, KERNEL_CONSTRAINTS, KERNEL_PACKAGES)
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +110,7 @@ def start_client(sdk_python, notebook_api, s3_server, notebook_bucket, tmp_path_
         config = workdir / "sagemaker-config.yaml"
         config.write_text(TELEMETRY_OPT_OUT + f"      Session:\n        DefaultS3Bucket: {notebook_bucket}\n")
         env.update({"SAGEMAKER_USER_CONFIG_OVERRIDE": str(config), "BUCKET": notebook_bucket, "ROLE": ROLE,
-                    "MAX_SLEEP_SECONDS": MAX_CLIENT_SLEEP_SECONDS, "PYTHONUNBUFFERED": "1"})
+                    "MAX_SLEEP_SECONDS": MAX_CLIENT_SLEEP_SECONDS, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"})
         transcript = workdir / f"{Path(script).stem}.log"
         with open(transcript, "wb") as out:
             process = subprocess.Popen([str(sdk_python), str(CLIENTS / "capped_clock.py"), str(CLIENTS / script), *args],

@@ -16,12 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emulator.sample_data import class_image, encode, make_classification_set
+from emulator.sample_data import (class_image, encode, make_classification_set, make_detection_set,
+                                  make_segmentation_set)
 
 pytestmark = [pytest.mark.slow, pytest.mark.s3]
 
 IC_CLASSES = 4
 IC_PER_CLASS = 16  # 64 images: the notebooks' tuning ranges reach mini_batch_size 64
+OD_CLASSES, OD_TRAIN_IMAGES = 2, 4
+SS_TRAIN_IMAGES, SS_VALIDATION_IMAGES = 4, 2
 
 
 def _test_image(path: Path, label: int = 1, size=(40, 48)) -> Path:
@@ -63,8 +66,41 @@ def prepare_ic_lst_format(workdir: Path) -> list[str]:
     return [str(IC_CLASSES), str(IC_CLASSES * IC_PER_CLASS)]
 
 
+def prepare_od_incremental(workdir: Path) -> list[str]:
+    """VOCdevkit/train.rec, val.rec and train.lst, as tools/prepare_dataset.py writes them."""
+    devkit = workdir / "VOCdevkit"
+    devkit.mkdir()
+    for name, count, seed in (("train", OD_TRAIN_IMAGES, 1), ("val", 2, 2)):
+        data = make_detection_set(workdir / "generated" / name, OD_CLASSES, count, seed=seed)
+        shutil.copy(data["rec"], devkit / f"{name}.rec")
+        shutil.copy(data["lst"], devkit / f"{name}.lst")
+    shutil.copy(next(iter(sorted(data["images"].iterdir()))), workdir / "test.jpg")
+    return [str(OD_CLASSES), str(OD_TRAIN_IMAGES)]
+
+
+def prepare_ss_pascalvoc(workdir: Path) -> list[str]:
+    """pascal-voc/VOC2012 as the notebook's tarball unpacks it (JPEGImages, SegmentationClass with
+    the VOC palette, ImageSets/Segmentation/{train,val}.txt), and data/test.jpg."""
+    voc = workdir / "pascal-voc" / "VOC2012"
+    images, masks, lists = voc / "JPEGImages", voc / "SegmentationClass", voc / "ImageSets" / "Segmentation"
+    for folder in (images, masks, lists):
+        folder.mkdir(parents=True)
+    for split, count, seed in (("train", SS_TRAIN_IMAGES, 1), ("val", SS_VALIDATION_IMAGES, 2)):
+        data = make_segmentation_set(workdir / "generated" / split, 3, count, size=(48, 64), seed=seed)
+        names = []
+        for image in sorted(data["images"].iterdir()):
+            name = f"2007_{split}_{image.stem}"
+            shutil.copy(image, images / f"{name}.jpg")
+            shutil.copy(data["annotations"] / f"{image.stem}.png", masks / f"{name}.png")
+            names.append(name)
+        (lists / f"{split}.txt").write_text("\n".join(names) + "\n")
+    _test_image(workdir / "data" / "test.jpg", size=(36, 52))
+    return []
+
+
 PREPARE = {"ic_fulltraining": prepare_ic_fulltraining, "ic_incremental": prepare_ic_recordio,
-           "ic_lst_format": prepare_ic_lst_format, "ic_transfer_learning": prepare_ic_recordio}
+           "ic_lst_format": prepare_ic_lst_format, "ic_transfer_learning": prepare_ic_recordio,
+           "od_incremental": prepare_od_incremental, "ss_pascalvoc": prepare_ss_pascalvoc}
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +192,33 @@ def _assert_deployed_best_job(sm, tuning):
     deployed = [sm.describe_model(ModelName=m["ModelName"])["PrimaryContainer"]["ModelDataUrl"]
                 for m in sm.list_models(MaxResults=100)["Models"]]
     assert any(url.endswith(f"/{best}/output/model.tar.gz") for url in deployed), deployed
+
+
+def test_od_incremental(notebook_runs, notebook_api):
+    result, output = notebook_runs["od_incremental"].result()
+    sm = notebook_api.client("sagemaker")
+    first = sm.describe_training_job(TrainingJobName=result["first_job"])
+    assert first["TrainingJobStatus"] == "Completed"
+    # sess.upload_data's URI has no trailing slash: the channel is the .rec below it.
+    assert first["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"].endswith("/DEMO-ObjectDetection/train")
+    assert "Loaded ImageNet-pretrained resnet-50 base network weights from" in output
+    incremental = sm.describe_training_job(TrainingJobName=result["incremental_job"])
+    model = next(c for c in incremental["InputDataConfig"] if c["ChannelName"] == "model")
+    assert model["DataSource"]["S3DataSource"]["S3Uri"] == result["base_model"] == first["ModelArtifacts"][
+        "S3ModelArtifacts"]
+    assert "Incremental training: initialising from" in output
+    detections = result["detections"]["prediction"]
+    assert all(len(row) == 6 and 0 <= row[1] <= 1 for row in detections)
+
+
+def test_ss_pascalvoc(notebook_runs, notebook_api):
+    result, output = notebook_runs["ss_pascalvoc"].result()
+    sm = notebook_api.client("sagemaker")
+    assert not any(uri.endswith("/") for uri in result["channels"])
+    job = sm.describe_training_job(TrainingJobName=result["training_job"])
+    assert job["TrainingJobStatus"] == "Completed" and result["training_job"].startswith("ss-notebook-demo-")
+    assert job["HyperParameters"]["num_training_samples"] == str(SS_TRAIN_IMAGES)
+    assert "Loaded ImageNet-pretrained resnet-50 backbone weights from" in output
+    # The endpoint's image/png answer, read by the notebook's ImageDeserializer: one class id per pixel.
+    width, height = result["image_size"]
+    assert result["mask_shape"] == [height, width] and result["mask_max"] < 21
