@@ -26,7 +26,7 @@ from emulator.store import JobStore, StoredJob
 from emulator.tuning import records
 from emulator.tuning.ranges import SearchSpace
 from emulator.tuning.records import TuningState
-from emulator.tuning.strategy import build_study, finished_trial
+from emulator.tuning.strategy import build_study, finished_trial, next_grid_point
 from emulator.validation import RequestValidationError
 
 log = logging.getLogger("smlocal.tuning")
@@ -271,6 +271,9 @@ class TuningLoop:
         return None
 
     def _launch(self) -> None:
+        if self.config["Strategy"] == "Grid":
+            launched = [params for _, _, params in self.store.trials(self.name)]
+            self.study.enqueue_trial(next_grid_point(self.space, launched))
         trial = self.study.ask(self.space.distributions)
         number = self._launched() + 1
         job_name = f"{self.name}-{number:03d}-{uuid.uuid4().hex[:8]}"

@@ -1,7 +1,10 @@
 """SageMaker's tuning strategies as Optuna samplers and pruners, and the study behind a tuning job.
 
     Bayesian  TPE (Optuna's TPESampler)            Random  RandomSampler
-    Grid      GridSampler over the categorical ranges (every combination once)
+    Grid      every combination of the categorical ranges once, in a fixed order: each launch takes
+              the first combination no earlier training job of the tuning job has (`next_grid_point`,
+              read from the store, so a restarted server neither repeats nor skips one), given to
+              the study as an enqueued trial
     Hyperband RandomSampler + HyperbandPruner, resource = epochs (HyperbandStrategyConfig's
               MinResource / MaxResource), fed the objective's per-epoch values from the job's log
     TrainingJobEarlyStoppingType=Auto (Bayesian, Random): MedianPruner, SageMaker's documented
@@ -15,6 +18,7 @@ job tells the search, whether it just ended or the study is rebuilt.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 
 import optuna
@@ -35,9 +39,19 @@ HYPERBAND_MIN_RESOURCE = 1
 def sampler(strategy: str, space: SearchSpace, seed: int | None) -> optuna.samplers.BaseSampler:
     if strategy == "Bayesian":
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=3)
-    if strategy == "Grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)
-    return optuna.samplers.RandomSampler(seed=seed)  # Random, Hyperband
+    return optuna.samplers.RandomSampler(seed=seed)  # Random, Hyperband; Grid's trials are all enqueued
+
+
+def next_grid_point(space: SearchSpace, launched: list[dict]) -> dict | None:
+    """The first combination of the grid that no launched training job has; None once all have run.
+    (Optuna's GridSampler keeps which points it gave out in its own trial attributes, which a
+    study rebuilt from the store after a restart would not have.)"""
+    grid = space.grid()
+    taken = {tuple(params.get(name) for name in grid) for params in launched}
+    for point in itertools.product(*grid.values()):
+        if point not in taken:
+            return dict(zip(grid, point))
+    return None
 
 
 def pruner(config: dict, max_epochs: int | None) -> optuna.pruners.BasePruner:

@@ -189,13 +189,19 @@ def test_warm_start_seeds_the_search_and_reports_the_overall_best(tuning_api, tu
                                                                        **other_data)[1]
 
 
+@pytest.mark.parametrize("strategy", ["Random", "Grid"])
 def test_a_killed_server_continues_its_tuning_job_without_losing_or_repeating_a_job(tuning_api, tuning_request,
-                                                                                     tmp_path):
+                                                                                     tmp_path, strategy):
     home = tmp_path / "restart-home"
     api = tuning_api(home)
     sm = api.client("sagemaker")
-    sm.create_hyper_parameter_tuning_job(**tuning_request("tune-restart", max_jobs=4,
-                                                          static={"seconds_per_epoch": "1"}))
+    body = tuning_request("tune-restart", max_jobs=4, strategy=strategy, static={"seconds_per_epoch": "1"})
+    if strategy == "Grid":  # no seed: nothing but the store can tell the restarted server what ran
+        del body["HyperParameterTuningJobConfig"]["RandomSeed"]
+        del body["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"]
+        body["HyperParameterTuningJobConfig"]["ParameterRanges"] = {"CategoricalParameterRanges": [
+            {"Name": "x", "Values": ["0.1", "0.3", "0.5", "0.9"]}]}
+    sm.create_hyper_parameter_tuning_job(**body)
     time.sleep(2.5)  # the first two jobs run
     api.kill_server_only()
     sm = tuning_api(home).client("sagemaker")
@@ -209,6 +215,8 @@ def test_a_killed_server_continues_its_tuning_job_without_losing_or_repeating_a_
     assert sum(done["TrainingJobStatusCounters"].values()) == 4
     assert done["TrainingJobStatusCounters"]["NonRetryableError"] >= 1
     assert done["TrainingJobStatusCounters"]["Completed"] >= 1
+    if strategy == "Grid":  # every combination once, across the restart
+        assert sorted(j["TunedHyperParameters"]["x"] for j in jobs) == ["0.1", "0.3", "0.5", "0.9"]
 
 
 @pytest.mark.parametrize("strategy, config", [
