@@ -89,6 +89,7 @@ def test_sdk_identity_calls_default_bucket_and_execution_role(major, sdk_api, s3
     assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
     # get_execution_role(): the metadata file's role, without any call.
     assert result["execution_role"] == ROLE
-    if major == 3:  # ModelTrainer without a role: the caller's, through STS and IAM
+    if major == 3:  # ModelTrainer without a role: the caller's, through STS and IAM; its output in the bucket
         assert result["trainer_role"] == ROLE
+        assert result["trainer_output"].startswith(f"s3://{bucket}/")
     assert os.path.exists(METADATA_FILE) == had_metadata  # the machine's /opt as it was

@@ -5,7 +5,7 @@ their errors; `Session().default_bucket()` with the bucket named in the SDK conf
 SAGEMAKER_USER_CONFIG_OVERRIDE names), which then exists on the S3 endpoint; and
 `get_execution_role()`, which reads the notebook metadata file the caller put at
 /opt/ml/metadata/resource-metadata.json. With v3 also a ModelTrainer without a role, which
-resolves the caller's role through STS and IAM.
+resolves the caller's role through STS and IAM and puts its output in the default bucket.
 
     python identity.py
 Prints one JSON line at the end.
@@ -52,12 +52,12 @@ result = {
 bucket_exists = boto3.client("s3").head_bucket(Bucket=result["default_bucket"])
 result["bucket_status"] = bucket_exists["ResponseMetadata"]["HTTPStatusCode"]
 if major == 3:
-    # Without a role, v3 takes the caller's: STS GetCallerIdentity, then IAM GetRole and its checks.
+    # Without a role, v3 takes the caller's: STS GetCallerIdentity, then IAM GetRole and its checks;
+    # without an output path, one in the default bucket.
     from sagemaker.core import image_uris
     from sagemaker.train import ModelTrainer
-    from sagemaker.train.configs import OutputDataConfig
 
-    trainer = ModelTrainer(training_image=image_uris.retrieve("image-classification", "us-east-1"),
-                           output_data_config=OutputDataConfig(s3_output_path=f"s3://{result['default_bucket']}/o"))
+    trainer = ModelTrainer(training_image=image_uris.retrieve("image-classification", "us-east-1"))
     result["trainer_role"] = trainer.role
+    result["trainer_output"] = trainer.output_data_config.s3_output_path
 print(json.dumps(result))
