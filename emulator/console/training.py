@@ -201,7 +201,7 @@ def create_blueprint(backend: ConsoleBackend) -> Blueprint:
                 found.update(field_errors(exc.message, form))
         return found
 
-    @bp.get("/training-jobs/create")
+    @bp.get("/create-training-job")
     def create_training_job():
         source = request.args.get("from", "")
         if not source:
@@ -213,7 +213,7 @@ def create_blueprint(backend: ConsoleBackend) -> Blueprint:
             abort(404)
         return render_form(JobForm.from_job(job, tags, incremental=incremental), source=source)
 
-    @bp.post("/training-jobs/create")
+    @bp.post("/create-training-job")
     def submit_training_job():
         form = JobForm.from_form(request.form)
         action = request.form.get("action", "create")
@@ -224,7 +224,7 @@ def create_blueprint(backend: ConsoleBackend) -> Blueprint:
             return render_form(form, errors, 400)
         return redirect(url_for("console.training.training_job", name=form.job_name), 303)
 
-    @bp.post("/training-jobs/create/check")
+    @bp.post("/create-training-job/check")
     def check_training_job():
         """The form's errors as the user types (nothing is created)."""
         return jsonify(errors=problems(JobForm.from_form(request.form), create=False))

@@ -48,7 +48,7 @@ def console_token(client) -> str:
 def browser(app):
     """A test client with the console's session cookie, and the token its pages carry."""
     client = app.test_client()
-    page = client.get("/console/training-jobs/create", headers=HOST)
+    page = client.get("/console/create-training-job", headers=HOST)
     assert page.status_code == 200
     client.token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.get_data(as_text=True))[1]
     return client

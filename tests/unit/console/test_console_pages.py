@@ -7,7 +7,7 @@ from tests.unit.console.conftest import HOST, OWN_ORIGIN, form
 
 
 def create(browser, tmp_path, name: str, **fields) -> None:
-    answer = browser.post("/console/training-jobs/create", headers=OWN_ORIGIN,
+    answer = browser.post("/console/create-training-job", headers=OWN_ORIGIN,
                           data={**form(tmp_path, name, **fields), "csrf_token": browser.token})
     assert answer.status_code == 303, answer.get_data(as_text=True)[:2000]
 
@@ -61,9 +61,9 @@ def test_clone_and_incremental_training_prefill_the_form(browser, tmp_path):
     artifact = re.search(r'<code id="model-artifact">([^<]+)</code>', page)[1]
     assert artifact.endswith("/console-source/output/model.tar.gz")
     assert "Create incremental training job from this model" in page
-    clone = browser.get("/console/training-jobs/create?from=console-source", headers=HOST).get_data(as_text=True)
+    clone = browser.get("/console/create-training-job?from=console-source", headers=HOST).get_data(as_text=True)
     assert 'value="console-source-copy"' in clone and 'value="model"' not in clone
-    incremental = browser.get("/console/training-jobs/create?from=console-source&incremental=1",
+    incremental = browser.get("/console/create-training-job?from=console-source&incremental=1",
                               headers=HOST).get_data(as_text=True)
     assert 'value="console-source-incremental"' in incremental
     assert 'id="channel-1-name" name="channel-1-name" type="text" value="model"' in incremental
@@ -88,5 +88,11 @@ def test_inference_and_tuning_pages_answer_for_what_exists(browser):
         answer = browser.get(path, headers=HOST)
         assert answer.status_code == 200 and f"<h1>{heading}</h1>" in answer.get_data(as_text=True)
     for path in ("/console/models/none", "/console/endpoints/none", "/console/tuning-jobs/none",
-                 "/console/training-jobs/none", "/console/training-jobs/create?from=none"):
+                 "/console/training-jobs/none", "/console/create-training-job?from=none"):
         assert browser.get(path, headers=HOST).status_code == 404, path
+
+
+def test_every_job_name_has_its_page_even_names_of_console_pages(browser, tmp_path):
+    create(browser, tmp_path, "create")
+    page = browser.get("/console/training-jobs/create", headers=HOST)
+    assert page.status_code == 200 and "training-job/create</code>" in page.get_data(as_text=True)

@@ -9,7 +9,7 @@ from tests.unit.console.conftest import HOST, OWN_ORIGIN, form, message
 def test_a_cross_origin_post_is_refused_with_403_and_creates_nothing(browser, tmp_path):
     for origin in ({"Origin": "http://evil.example"}, {"Origin": "http://127.0.0.1:9999"},
                    {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}):
-        answer = browser.post("/console/training-jobs/create", headers={**HOST, **origin},
+        answer = browser.post("/console/create-training-job", headers={**HOST, **origin},
                               data={**form(tmp_path, "cross-site"), "csrf_token": browser.token})
         assert answer.status_code == 403, origin
         assert "Requests from web pages are refused" in message(answer)
@@ -19,12 +19,12 @@ def test_a_cross_origin_post_is_refused_with_403_and_creates_nothing(browser, tm
 
 def test_a_write_without_the_sessions_token_is_refused(app, browser, tmp_path):
     for token in ("", "0" * 64):
-        answer = browser.post("/console/training-jobs/create", headers=OWN_ORIGIN,
+        answer = browser.post("/console/create-training-job", headers=OWN_ORIGIN,
                               data={**form(tmp_path, "no-token"), "csrf_token": token})
         assert answer.status_code == 403 and "form token" in message(answer)
     # The token of one session is no good in another (a new client has no cookie).
     stranger = app.test_client()
-    answer = stranger.post("/console/training-jobs/create", headers=OWN_ORIGIN,
+    answer = stranger.post("/console/create-training-job", headers=OWN_ORIGIN,
                            data={**form(tmp_path, "no-token"), "csrf_token": browser.token})
     assert answer.status_code == 403
 
@@ -52,7 +52,7 @@ def test_browsers_asking_for_the_root_go_to_the_console_and_clients_get_json(app
 
 
 def test_refusals_of_the_api_come_back_next_to_their_field(browser, tmp_path):
-    answer = browser.post("/console/training-jobs/create", headers=OWN_ORIGIN,
+    answer = browser.post("/console/create-training-job", headers=OWN_ORIGIN,
                           data={**form(tmp_path, "bad_name"), "csrf_token": browser.token})
     assert answer.status_code == 400
     html = answer.get_data(as_text=True)
@@ -62,19 +62,19 @@ def test_refusals_of_the_api_come_back_next_to_their_field(browser, tmp_path):
 
 
 def test_the_form_creates_the_job_through_the_apis_handler(app, browser, tmp_path):
-    answer = browser.post("/console/training-jobs/create", headers=OWN_ORIGIN,
+    answer = browser.post("/console/create-training-job", headers=OWN_ORIGIN,
                           data={**form(tmp_path, "console-unit"), "csrf_token": browser.token})
     assert answer.status_code == 303 and answer.headers["Location"].endswith("/console/training-jobs/console-unit")
     page = browser.get("/console/training-jobs/console-unit", headers=HOST).get_data(as_text=True)
     assert "arn:aws:sagemaker:us-east-1:123456789012:training-job/console-unit" in page
     assert 'id="job-tags"' in page and "project" in page
     # A second job of the same name: the API's ResourceInUse, next to the name.
-    again = browser.post("/console/training-jobs/create", headers=OWN_ORIGIN,
+    again = browser.post("/console/create-training-job", headers=OWN_ORIGIN,
                          data={**form(tmp_path, "console-unit"), "csrf_token": browser.token})
     assert again.status_code == 400
     assert re.search(r'id="job_name-error"[^>]*>Training job names must be unique', again.get_data(as_text=True))
     # As the user types: the same checks, nothing created.
-    checked = browser.post("/console/training-jobs/create/check", headers={**OWN_ORIGIN, "X-CSRF-Token": browser.token},
+    checked = browser.post("/console/create-training-job/check", headers={**OWN_ORIGIN, "X-CSRF-Token": browser.token},
                            data=form(tmp_path, "console-typed", **{"channel-0-s3_uri": "ftp://x"}))
     assert list(checked.get_json()["errors"]) == ["channel-0-s3_uri"]
     assert "console-typed" not in browser.get("/console/training-jobs", headers=HOST).get_data(as_text=True)

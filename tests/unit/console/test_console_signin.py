@@ -15,12 +15,12 @@ def signed_app(tmp_path_factory):
 
 def test_nothing_is_shown_before_signing_in(signed_app):
     client = signed_app.test_client()
-    for path in ("/console/training-jobs", "/console/models", "/console/training-jobs/create",
+    for path in ("/console/training-jobs", "/console/models", "/console/create-training-job",
                  "/console/training-jobs/x/live"):
         answer = client.get(path, headers=HOST)
         assert answer.status_code == 303 and "/console/sign-in?next=" in answer.headers["Location"], path
     token = console_token(client)
-    write = client.post("/console/training-jobs/create", headers=OWN_ORIGIN, data={"csrf_token": token})
+    write = client.post("/console/create-training-job", headers=OWN_ORIGIN, data={"csrf_token": token})
     assert write.status_code == 303 and "/console/sign-in" in write.headers["Location"]
 
 
