@@ -88,7 +88,10 @@ def create_app(services: list[Operations], policy: RequestPolicy | None = None) 
                 ["application/json", "text/html"]) == "text/html":
             return redirect("/console/", 302)
         body = {"service": "smlocal SageMaker-compatible API",
-                "operations": {prefix: sorted(s.operations) for prefix, s in validator.by_prefix.items()}}
+                "operations": {**{prefix: sorted(s.operations) for prefix, s in validator.by_prefix.items()},
+                               # Query-protocol services have no target prefix: named with the Version.
+                               **{f"{s.service.upper()} (Query, Version={version})": sorted(s.operations)
+                                  for version, s in validator.by_version.items()}}}
         return Response(json.dumps(body, indent=2), content_type="application/json")
 
     return app
