@@ -16,10 +16,10 @@ OWN_ORIGIN = {**HOST, "Origin": "http://127.0.0.1:8777", "Sec-Fetch-Site": "same
 
 
 @contextmanager
-def running_app(home: Path, **config):
-    """The API server's app (services and console) on `home`, jobs run by the fake algorithm."""
+def running_app(home: Path, algorithm: Path = FAKE_ALGORITHM, **config):
+    """The API server's app (services and console) on `home`, jobs run by a stand-in algorithm."""
     patch = pytest.MonkeyPatch()
-    patch.setenv("SMLOCAL_PROCESS_COMMAND", f"{sys.executable} {FAKE_ALGORITHM}")
+    patch.setenv("SMLOCAL_PROCESS_COMMAND", f"{sys.executable} {algorithm}")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         patch.delenv(name, raising=False)
     built, service, hosting, tuning = build(ApiConfig(home=home, runner="process", **config))
