@@ -196,3 +196,19 @@ def deploy_and_predict(page: Page, console_server, model_uri: str, ic_channels, 
     expect(page.locator("#prediction-image")).to_be_visible()
     visited(page, artifacts, "09-endpoint-prediction")
     sm.delete_endpoint(EndpointName="console-endpoint")
+
+
+def test_choosing_an_algorithm_shows_its_hyperparameters(page: Page, console_server, artifacts):
+    page.goto(f"{console_server.endpoint}/console/create-training-job")
+    page.get_by_label("Job name", exact=True).fill("kept-while-switching")
+    expect(page.get_by_label("Image URI")).to_be_hidden()
+    page.get_by_label("Algorithm", exact=True).select_option("object-detection")
+    expect(page.get_by_label("base_network", exact=True)).to_be_visible()
+    expect(page.get_by_label("num_layers", exact=True)).to_have_count(0)   # image classification's
+    expect(page.get_by_label("Job name", exact=True)).to_have_value("kept-while-switching")
+    visited(page, artifacts, "11-create-object-detection")
+    page.get_by_label("Algorithm", exact=True).select_option("custom")
+    expect(page.get_by_label("Image URI")).to_be_visible()
+    expect(page.get_by_label("base_network", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="Add hyperparameter")).to_be_visible()
+    visited(page, artifacts, "12-create-own-container")
