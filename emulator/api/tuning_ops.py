@@ -1,9 +1,14 @@
 """The SageMaker hyperparameter tuning operations (requests already checked against botocore's model)."""
 from __future__ import annotations
 
+import copy
+
 from emulator.api.errors import ApiError
 from emulator.api.sagemaker_ops import DEFAULT_LIST_RESULTS, MAX_TAGS, _tags, decode_token, encode_token
+from emulator.tuning.loop import resource_config
 from emulator.tuning.service import TuningService
+
+_RANGE_KINDS = ("CategoricalParameterRanges", "ContinuousParameterRanges", "IntegerParameterRanges")
 
 # ListTrainingJobsForHyperParameterTuningJob's sort keys -> how a summary sorts.
 _SUMMARY_KEYS = {"Name": lambda s: s["TrainingJobName"], "CreationTime": lambda s: s["CreationTime"],
@@ -17,6 +22,24 @@ def _page(items: list[dict], params: dict, key: str) -> dict:
     if len(items) > offset + limit:
         response["NextToken"] = encode_token(offset + limit)
     return response
+
+
+def _with_defaults(description: dict) -> dict:
+    """The description with what the service fills in when the request left it out, which SDK v2's
+    HyperparameterTuner.attach reads by key: the definition's ResourceConfig (when the request gives
+    HyperParameterTuningResourceConfig instead, as the SDK does, both are shown: ResourceConfig is what
+    each training job gets), TrainingJobEarlyStoppingType "Off" and all three kinds of ParameterRanges
+    (empty lists)."""
+    description = copy.deepcopy(description)
+    definition = description.get("TrainingJobDefinition")
+    if definition is not None and "ResourceConfig" not in definition and resource_config(definition):
+        definition["ResourceConfig"] = resource_config(definition)
+    config = description["HyperParameterTuningJobConfig"]
+    config.setdefault("TrainingJobEarlyStoppingType", "Off")
+    ranges = config.setdefault("ParameterRanges", {})
+    for kind in _RANGE_KINDS:
+        ranges.setdefault(kind, [])
+    return description
 
 
 class TuningOperations:
@@ -42,7 +65,7 @@ class TuningOperations:
         return {"HyperParameterTuningJobArn": arn}
 
     def describe(self, params: dict) -> dict:
-        return self.tuning.describe(params["HyperParameterTuningJobName"])
+        return _with_defaults(self.tuning.describe(params["HyperParameterTuningJobName"]))
 
     def list(self, params: dict) -> dict:
         found = self.tuning.list(status=params.get("StatusEquals"), name_contains=params.get("NameContains"),

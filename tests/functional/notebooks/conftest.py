@@ -117,3 +117,22 @@ def start_client(sdk_python, notebook_api, s3_server, notebook_bucket, tmp_path_
                                        cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
         return ClientRun(script, process, transcript)
     return start
+
+
+@pytest.fixture(scope="session")
+def client_runs(request, start_client, tmp_path_factory):
+    """Every client whose test is selected, all started at once: {name: ClientRun}. A test module
+    lists its clients in CLIENTS, {name: prepare(workdir) -> arguments}; `test_<name>` is the
+    test that reads the result of `clients/<name>.py`."""
+    runs = {}
+    for item in request.session.items:
+        clients = getattr(getattr(item, "module", None), "CLIENTS", {})
+        name = item.name[len("test_"):]
+        if name in clients and name not in runs:
+            workdir = tmp_path_factory.mktemp(name)
+            runs[name] = start_client(f"{name}.py", workdir, *clients[name](workdir))
+    yield runs
+    for run in runs.values():
+        if run.process.poll() is None:
+            run.process.kill()
+            run.process.wait()

@@ -4,13 +4,13 @@ by cell, against one `smlocal api` and SeaweedFS (conftest.py), with tiny data.
 Each notebook is a client script in clients/ that keeps the notebook's code, cell by cell (the
 cells that cannot run are listed, with the reason, in docs/notebooks.md). The test writes what the
 notebook would have downloaded (a few generated images in the same files and folders), starts
-every selected notebook at once so that their SDK start-up and polling overlap, and each test
-then checks what its notebook's cells produced and what the server recorded.
+every selected notebook at once (conftest.client_runs) so that their SDK start-up, training and
+polling overlap, and each test then checks what its notebook's cells produced and what the server
+recorded.
 """
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -98,30 +98,14 @@ def prepare_ss_pascalvoc(workdir: Path) -> list[str]:
     return []
 
 
-PREPARE = {"ic_fulltraining": prepare_ic_fulltraining, "ic_incremental": prepare_ic_recordio,
+# clients/<name>.py -> what writes its files (conftest.client_runs starts them).
+CLIENTS = {"ic_fulltraining": prepare_ic_fulltraining, "ic_incremental": prepare_ic_recordio,
            "ic_lst_format": prepare_ic_lst_format, "ic_transfer_learning": prepare_ic_recordio,
            "od_incremental": prepare_od_incremental, "ss_pascalvoc": prepare_ss_pascalvoc}
 
 
-@pytest.fixture(scope="module")
-def notebook_runs(request, start_client, tmp_path_factory):
-    """Every notebook whose test is selected, started at once: {name: ClientRun}."""
-    selected = {item.name[len("test_"):] for item in request.session.items
-                if item.module is sys.modules[__name__]}
-    runs = {}
-    for name, prepare in PREPARE.items():
-        if name in selected:
-            workdir = tmp_path_factory.mktemp(name)
-            runs[name] = start_client(f"{name}.py", workdir, *prepare(workdir))
-    yield runs
-    for run in runs.values():
-        if run.process.poll() is None:
-            run.process.kill()
-            run.process.wait()
-
-
-def test_ic_fulltraining(notebook_runs, notebook_api):
-    result, output = notebook_runs["ic_fulltraining"].result()
+def test_ic_fulltraining(client_runs, notebook_api):
+    result, output = client_runs["ic_fulltraining"].result()
     sm = notebook_api.client("sagemaker")
     assert result["training_status"] == "Completed"
     assert "Training job ended with status: Completed" in output
@@ -150,8 +134,8 @@ def _assert_tuned_and_deployed(sm, result, output):
     return tuning
 
 
-def test_ic_incremental(notebook_runs, notebook_api):
-    result, output = notebook_runs["ic_incremental"].result()
+def test_ic_incremental(client_runs, notebook_api):
+    result, output = client_runs["ic_incremental"].result()
     sm = notebook_api.client("sagemaker")
     tuning = _assert_tuned_and_deployed(sm, result, output)
     best = tuning["BestTrainingJob"]["TrainingJobName"]
@@ -163,8 +147,8 @@ def test_ic_incremental(notebook_runs, notebook_api):
     assert "Incremental training: initialising from" in output  # fit(logs=True) printed the job's log
 
 
-def test_ic_lst_format(notebook_runs, notebook_api):
-    result, output = notebook_runs["ic_lst_format"].result()
+def test_ic_lst_format(client_runs, notebook_api):
+    result, output = client_runs["ic_lst_format"].result()
     sm = notebook_api.client("sagemaker")
     assert [len(line.split("\t")) for line in result["example_lst"].splitlines()] == [3, 3, 3]
     first = sm.describe_training_job(TrainingJobName=result["first_job"])
@@ -177,8 +161,8 @@ def test_ic_lst_format(notebook_runs, notebook_api):
     _assert_deployed_best_job(sm, tuning)
 
 
-def test_ic_transfer_learning(notebook_runs, notebook_api):
-    result, output = notebook_runs["ic_transfer_learning"].result()
+def test_ic_transfer_learning(client_runs, notebook_api):
+    result, output = client_runs["ic_transfer_learning"].result()
     sm = notebook_api.client("sagemaker")
     assert sm.describe_training_job(TrainingJobName=result["first_job"])["TrainingJobStatus"] == "Completed"
     assert "Using pretrained model for initializing weights and transfer learning" in output
@@ -194,8 +178,8 @@ def _assert_deployed_best_job(sm, tuning):
     assert any(url.endswith(f"/{best}/output/model.tar.gz") for url in deployed), deployed
 
 
-def test_od_incremental(notebook_runs, notebook_api):
-    result, output = notebook_runs["od_incremental"].result()
+def test_od_incremental(client_runs, notebook_api):
+    result, output = client_runs["od_incremental"].result()
     sm = notebook_api.client("sagemaker")
     first = sm.describe_training_job(TrainingJobName=result["first_job"])
     assert first["TrainingJobStatus"] == "Completed"
@@ -211,8 +195,8 @@ def test_od_incremental(notebook_runs, notebook_api):
     assert all(len(row) == 6 and 0 <= row[1] <= 1 for row in detections)
 
 
-def test_ss_pascalvoc(notebook_runs, notebook_api):
-    result, output = notebook_runs["ss_pascalvoc"].result()
+def test_ss_pascalvoc(client_runs, notebook_api):
+    result, output = client_runs["ss_pascalvoc"].result()
     sm = notebook_api.client("sagemaker")
     assert not any(uri.endswith("/") for uri in result["channels"])
     job = sm.describe_training_job(TrainingJobName=result["training_job"])
