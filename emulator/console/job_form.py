@@ -297,6 +297,8 @@ def field_errors(message: str, form: JobForm) -> dict[str, str]:
     found: dict[str, str] = {}
     for match in _VIOLATION.finditer(message):
         name = _member_field(match["path"]) or ""
+        if name == "image_uri" and form.algorithm != CUSTOM_IMAGE:
+            name = "algorithm"
         found[name] = f"{found[name]}; {match[0]}" if name in found else match[0]
     if found:
         return found
@@ -309,5 +311,6 @@ def field_errors(message: str, form: JobForm) -> dict[str, str]:
                 return {f"channel-{i}-{member}": message}
     for pattern, name in _MESSAGE_FIELDS:
         if pattern.search(message):
-            return {name: message}
+            # A built-in's image is the Algorithm choice (the Image URI field is not shown for it).
+            return {"algorithm" if name == "image_uri" and form.algorithm != CUSTOM_IMAGE else name: message}
     return {"": message}

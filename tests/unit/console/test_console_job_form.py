@@ -134,3 +134,9 @@ def test_add_and_remove_buttons_change_the_form_without_scripts():
     assert [c.name for c in form.changed("remove_channel:0").channels] == ["validation"]
     assert form.changed("add_tag").tags == [("project", "console"), ("", "")]
     assert form.changed("remove_tag:0").tags == []
+
+
+def test_an_image_refusal_goes_to_the_field_the_user_chose_it_with():
+    message = "The image of this job cannot run with the process runner (TrainingImage ...)."
+    assert list(field_errors(message, JobForm.from_form(submitted()))) == ["algorithm"]
+    assert list(field_errors(message, JobForm.from_form(submitted(algorithm="custom")))) == ["image_uri"]
