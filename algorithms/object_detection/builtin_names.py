@@ -5,9 +5,9 @@ The SSD part maps one to one: the extra layers `multi_feat_K_conv_{1x1,3x3}_conv
 `expand_trans_convJ` / `expand_convJ` (J = K - 2), and the class / box predictors of the six
 prediction layers (`_plus12`, `_plus15`, then the four extra layers) are
 `ssd_convpredictor{0,2,...,10}` / `ssd_convpredictor{1,3,...,11}`. The built-in's ResNet-50 base is
-the pre-activation ResNet (v2: BatchNorm before each convolution, other channel counts) while
-this network's is GluonCV's resnet50_v1, so no base-network parameter has a counterpart: those
-stay as they are in the file and a transfer reports them as ignored.
+the pre-activation ResNet (v2: BatchNorm before each convolution), whose names stay as they are:
+a job starting from such a file builds that base network (network.PREACT), so they load as they
+are; a network with another base reports them as ignored in a transfer.
 """
 from __future__ import annotations
 

@@ -65,7 +65,7 @@ def load(model_dir: Path, batch: bool = False) -> ObjectDetector:  # noqa: ARG00
     hp = saved_settings(SCHEMA, saved.hyperparameters, SETTINGS, source)
     context = serving_context()
     net = network.build(hp["base_network"], hp["image_shape"], hp["num_classes"], hp["nms_threshold"],
-                        hp["nms_topk"])
+                        hp["nms_topk"], layout=model_io.base_layout(saved.params, source))
     net.initialize(ctx=[context])
     model_io.load_params(net, saved.params, source, [context])
     net.hybridize(static_alloc=True, static_shape=True)  # as in training and validation

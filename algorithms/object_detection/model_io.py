@@ -74,10 +74,7 @@ def read_saved_model(directory: Path, source: str) -> SavedModel:
     return SavedModel(directory, directory / PARAMS_FILE, {str(k): str(v) for k, v in hyperparameters.items()})
 
 
-def load_params(net: network.Detector, path: Path, source: str, contexts: list, transfer: bool = False) -> None:
-    """Set every learned parameter of `net` from `path` (with `transfer`, those whose name and
-    shape fit; the others keep their initialisation). Constants (anchors, pixel statistics)
-    are derived from this job's configuration and are never taken from the file."""
+def _read_arrays(path: Path, source: str) -> dict:
     expected = "expected the MXNet parameter file of named arrays that HybridBlock.export writes"
     try:
         saved = mx.nd.load(str(path))
@@ -85,18 +82,35 @@ def load_params(net: network.Detector, path: Path, source: str, contexts: list, 
         raise ClientError(f"Cannot read {path.name} in {source}: damaged or not MXNet; {expected}") from None
     if not isinstance(saved, dict):
         raise ClientError(f"Cannot use {path.name} in {source}: it holds unnamed arrays; {expected}")
-    saved = {name.split(":", 1)[-1]: value for name, value in saved.items()}
+    return {name.split(":", 1)[-1]: value for name, value in saved.items()}
+
+
+def base_layout(path: Path, source: str) -> str:
+    """The ResNet-50 layout the saved model was built with (network.base_layout)."""
+    return network.base_layout(_read_arrays(path, source))
+
+
+def load_params(net: network.Detector, path: Path, source: str, contexts: list, transfer: bool = False) -> None:
+    """Set every learned parameter of `net` from `path` (with `transfer`, those whose name and
+    shape fit; the others keep their initialisation). Constants (anchors, pixel statistics)
+    are derived from this job's configuration and are never taken from the file."""
+    saved = _read_arrays(path, source)
     if builtin_names.is_builtin(saved):
         saved, base = builtin_names.rename(saved)
-        get_logger().info("Recognised the built-in algorithm's SSD parameters in %s: the extra layers and "
-                          "predictors map to this network; its %d pre-activation ResNet base parameters do "
-                          "not (this base network is resnet50_v1).", path.name, len(base))
-        if not transfer:
-            raise ClientError(
-                f"{path.name} in {source} is the built-in algorithm's SSD, whose ResNet-50 base network is the "
-                f"pre-activation ResNet (v2), not this algorithm's resnet50_v1: only its extra layers and "
-                f"predictors can be loaded; set warm_start_mode=transfer to load those (the base network "
-                f"then starts from random weights)")
+        if net.layout == network.PREACT:
+            get_logger().info("Recognised the built-in algorithm's SSD parameters in %s: the extra layers and "
+                              "predictors map to this network, and its %d pre-activation ResNet-50 base "
+                              "parameters load as they are (this job builds that base network).", path.name,
+                              len(base))
+        else:
+            get_logger().info("Recognised the built-in algorithm's SSD parameters in %s: the extra layers and "
+                              "predictors map to this network; its %d base parameters do not (this base "
+                              "network is %s).", path.name, len(base), net.base_network)
+            if not transfer:
+                raise ClientError(
+                    f"{path.name} in {source} is the built-in algorithm's SSD, whose base network is not this "
+                    f"job's {net.base_network}: only its extra layers and predictors can be loaded; set "
+                    f"warm_start_mode=transfer to load those (the base network then starts from random weights)")
     constants = {name for name, p in net.collect_params().items() if network.is_constant(p)}
     saved = {name: value for name, value in saved.items() if name not in constants}
     params = {name: p for name, p in net.collect_params().items() if name not in constants}

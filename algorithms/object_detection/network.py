@@ -14,6 +14,13 @@ at image_shape >= 512), anchor sizes as fractions of the input side, aspect rati
 plus (3, 1/3) on the middle layers. Parameter names are fixed (no global Gluon name counters), so
 saved artifacts load into any process: the base networks are `vgg16_atrous_*` and
 `resnet50_v1_*`, the extra layers `vgg16_atrous_extra*` / `expand_*`, the heads `ssd_*`.
+
+ResNet-50 comes in two layouts. The default is GluonCV's resnet50_v1 (its ImageNet weights are in
+the model store). The real built-in's SSD is built on the pre-activation ResNet-50 (v2, the
+image-classification network, names `bn_data`, `stage{S}_unit{U}_*`, features at `_plus12` and
+`_plus15`); a job whose starting weights have that layout (a built-in artifact, or a model trained
+from one) builds it, so every parameter of such a model loads (`base_layout`). Like the
+built-in's data pipeline it takes mean-subtracted pixels and leaves the scaling to `bn_data`.
 """
 from __future__ import annotations
 
@@ -28,14 +35,23 @@ from gluoncv.model_zoo.ssd.ssd import SSD
 from gluoncv.model_zoo.ssd.vgg_atrous import get_vgg_atrous_extractor
 from gluoncv.nn.feature import FeatureExpander
 
+from algorithms.image_classification import network as preact_resnet
+
 # The prefixes every parameter of a base network starts with (freeze_layer_pattern sees these).
 BASE_PREFIX = {"vgg-16": "vgg16_atrous_", "resnet-50": "resnet50_v1_"}
 HEAD_PREFIX = "ssd_"
 # ImageNet statistics of the pretrained base networks, in 0-255 pixel units.
 PIXEL_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 PIXEL_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+# The built-in's pre-activation base takes pixels minus mxnet-ssd's mean, unscaled.
+PREACT_PIXEL_MEAN, PREACT_PIXEL_STD = (123.0, 117.0, 104.0), (1.0, 1.0, 1.0)
 BOX_STDS = (0.1, 0.1, 0.2, 0.2)   # the built-in's MultiBox variances
 SCORE_THRESHOLD = 0.01            # candidates below this never reach NMS
+
+# ResNet-50 layouts (module docstring).
+V1, PREACT = "resnet50_v1", "preact"
+_PREACT_MARKER = "stage1_unit1_conv1_weight"
+_PREACT_FEATURES = ("_plus12", "_plus15")  # the ends of stages 3 and 4, as the built-in takes them
 
 _SMALL_RATIOS, _ALL_RATIOS = [1, 2, 0.5], [1, 2, 0.5, 3, 1.0 / 3]
 
@@ -69,14 +85,27 @@ def base_network_block(base_network: str, image_shape: int) -> mx.gluon.HybridBl
     raise ValueError(f"unknown base network {base_network}")
 
 
-def feature_extractor(base: mx.gluon.HybridBlock, base_network: str) -> mx.gluon.HybridBlock:
+def base_layout(names) -> str:
+    """The ResNet-50 layout of a set of saved parameter names."""
+    return PREACT if _PREACT_MARKER in names else V1
+
+
+def _preact_resnet50() -> mx.sym.Symbol:
+    with mx.name.NameManager():  # the built-in's `_plusN` names count from 0
+        return preact_resnet.features(50)
+
+
+def feature_extractor(base: mx.gluon.HybridBlock | None, base_network: str,
+                      layout: str = V1) -> mx.gluon.HybridBlock:
     """Multi-scale feature maps. ResNet-50: the ends of stage 3 and stage 4 plus four extra
     layers (1x1 transition, 3x3 stride-2 conv; 512/256/256/128 filters) as the built-in."""
     if base_network == "vgg-16":
         return base
+    source, outputs = ((_preact_resnet50(), list(_PREACT_FEATURES)) if layout == PREACT
+                       else (base, ["stage3_activation5", "stage4_activation2"]))
     with warnings.catch_warnings():  # SymbolBlock warns that the input dtype is not declared
         warnings.simplefilter("ignore", UserWarning)
-        expander = FeatureExpander(network=base, outputs=["stage3_activation5", "stage4_activation2"],
+        expander = FeatureExpander(network=source, outputs=outputs,
                                    num_filters=[512, 256, 256, 128], use_1x1_transition=True, use_bn=False,
                                    reduce_ratio=0.5, min_depth=128)
     for name, param in expander.collect_params().items():
@@ -95,22 +124,23 @@ class Detector(SSD):
     """GluonCV's SSD with in-graph normalisation and the built-in's detection output."""
 
     def __init__(self, features, base_network: str, image_shape: int, num_classes: int,
-                 nms_threshold: float, nms_topk: int):
-        layout = anchor_layout(base_network, image_shape)
+                 nms_threshold: float, nms_topk: int, layout: str = V1):
+        anchors = anchor_layout(base_network, image_shape)
         fmaps = feature_sizes(features, image_shape)
-        if len(fmaps) != layout.layers:
-            raise ValueError(f"{base_network} gives {len(fmaps)} feature maps, expected {layout.layers}")
+        if len(fmaps) != anchors.layers:
+            raise ValueError(f"{base_network} gives {len(fmaps)} feature maps, expected {anchors.layers}")
         super().__init__(
             network=None, base_size=image_shape, features=lambda **_: features, num_filters=None,
-            sizes=[f * image_shape for f in layout.sizes], ratios=[list(r) for r in layout.ratios],
+            sizes=[f * image_shape for f in anchors.sizes], ratios=[list(r) for r in anchors.ratios],
             steps=[image_shape / f for f in fmaps], classes=[str(c) for c in range(num_classes)],
             pretrained=False, stds=BOX_STDS, nms_thresh=nms_threshold, nms_topk=nms_topk,
             post_nms=nms_topk, anchor_alloc_size=max(128, fmaps[0]), prefix=HEAD_PREFIX)
-        self.base_network, self.image_shape = base_network, image_shape
+        self.base_network, self.image_shape, self.layout = base_network, image_shape, layout
         self._training_outputs = False
+        mean, std = (PREACT_PIXEL_MEAN, PREACT_PIXEL_STD) if layout == PREACT else (PIXEL_MEAN, PIXEL_STD)
         with self.name_scope():
-            self.pixel_mean = self.params.get_constant("pixel_mean", np.reshape(PIXEL_MEAN, (1, 3, 1, 1)))
-            self.pixel_std = self.params.get_constant("pixel_std", np.reshape(PIXEL_STD, (1, 3, 1, 1)))
+            self.pixel_mean = self.params.get_constant("pixel_mean", np.reshape(mean, (1, 3, 1, 1)))
+            self.pixel_std = self.params.get_constant("pixel_std", np.reshape(std, (1, 3, 1, 1)))
 
     def training_outputs(self, enabled: bool) -> None:
         """Switch between raw predictions and detections. A hybridized block traces one graph, so
@@ -153,11 +183,13 @@ class Detector(SSD):
 
 
 def build(base_network: str, image_shape: int, num_classes: int, nms_threshold: float = 0.45,
-          nms_topk: int = 400, base: mx.gluon.HybridBlock | None = None) -> Detector:
-    """The detector, uninitialised. `base` may carry pretrained weights already."""
-    base = base if base is not None else base_network_block(base_network, image_shape)
-    return Detector(feature_extractor(base, base_network), base_network, image_shape, num_classes,
-                    nms_threshold, nms_topk)
+          nms_topk: int = 400, base: mx.gluon.HybridBlock | None = None, layout: str = V1) -> Detector:
+    """The detector, uninitialised. `base` may carry pretrained weights already (V1 layout)."""
+    layout = layout if base_network == "resnet-50" else V1
+    if base is None and layout == V1:
+        base = base_network_block(base_network, image_shape)
+    return Detector(feature_extractor(base, base_network, layout), base_network, image_shape, num_classes,
+                    nms_threshold, nms_topk, layout)
 
 
 def parameter_shapes(net: Detector) -> dict[str, tuple[int, ...]]:
@@ -172,6 +204,8 @@ def parameter_shapes(net: Detector) -> dict[str, tuple[int, ...]]:
 
 def base_parameter_names(net: Detector) -> list[str]:
     """Parameters of the base network proper (not the SSD extra layers or heads)."""
+    if net.layout == PREACT:  # the built-in's names, no prefix
+        return [name for name in net.collect_params() if not name.startswith(("expand_", HEAD_PREFIX))]
     prefix = BASE_PREFIX[net.base_network]
     return [name for name in net.collect_params()
             if name.startswith(prefix) and not re.match(rf"{prefix}extra\d+_", name)

@@ -135,9 +135,15 @@ class DetectionJob(BestModelArtifacts):
 
     def _build_network(self) -> None:
         hp = self.hp
-        base = network.base_network_block(hp.base_network, hp.image_shape)
+        layout = network.V1
+        if self.start.from_saved and hp.base_network == "resnet-50":
+            layout = model_io.base_layout(self.start.saved.params, self.start.source)
+            if layout == network.PREACT:
+                self.log.info("Base network: the built-in's pre-activation ResNet-50 (the parameters in %s "
+                              "have it).", self.start.source)
+        base = network.base_network_block(hp.base_network, hp.image_shape) if layout == network.V1 else None
         self.net = network.build(hp.base_network, hp.image_shape, hp.num_classes, hp.nms_threshold,
-                                 hp.nms_topk, base=base)
+                                 hp.nms_topk, base=base, layout=layout)
         self.net.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2),
                             ctx=self.contexts)
         if self.start.from_saved:

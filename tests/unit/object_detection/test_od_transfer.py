@@ -7,14 +7,14 @@ import pytest
 
 from algorithms.object_detection import model_io, network
 from container.errors import ClientError
-from tests.reference import REFERENCE_ARTIFACTS
+from tests.reference import write_builtin_od_params
 
 SIDE = 128  # any side builds the same parameters; a small one keeps the traced forward cheap
 
 
-def _net(num_classes, seed):
+def _net(num_classes, seed, layout=network.V1):
     mx.random.seed(seed)
-    net = network.build("resnet-50", SIDE, num_classes, nms_topk=100)  # a small side has few anchors
+    net = network.build("resnet-50", SIDE, num_classes, nms_topk=100, layout=layout)  # a small side: few anchors
     net.initialize(mx.init.Xavier(), ctx=[mx.cpu()])
     net.hybridize()  # export traces the graph
     return net
@@ -67,22 +67,11 @@ def test_another_networks_weights_are_refused_in_transfer_mode(tmp_path):
         model_io.load_params(_net(3, seed=2), other, "channel 'model'", [mx.cpu()], transfer=True)
 
 
-BUILTIN_SYMBOL = str(REFERENCE_ARTIFACTS / "od-ssd-resnet50-builtin-symbol.json")
-
-
 @pytest.fixture(scope="module")
 def builtin_params(tmp_path_factory):
     """A params file with the real built-in SSD's names and shapes (its graph has num_classes=1)."""
-    symbol = mx.sym.load(BUILTIN_SYMBOL)
-    arg_shapes, _, aux_shapes = symbol.infer_shape(data=(1, 3, 300, 300), label=(1, 1, 5))
-    rng = np.random.RandomState(4)
-    arrays = {f"arg:{n}": mx.nd.array(rng.normal(0, 0.05, s)) for n, s in zip(symbol.list_arguments(), arg_shapes)
-              if n not in ("data", "label")}
-    arrays.update({f"aux:{n}": mx.nd.array(np.abs(rng.normal(1, 0.1, s)))
-                   for n, s in zip(symbol.list_auxiliary_states(), aux_shapes)})
     path = tmp_path_factory.mktemp("builtin") / model_io.PARAMS_FILE
-    mx.nd.save(str(path), arrays)
-    return path, {k.split(":", 1)[1]: v.asnumpy() for k, v in arrays.items()}
+    return path, write_builtin_od_params(path)
 
 
 @pytest.mark.parametrize("num_classes", [1, 3])
@@ -106,6 +95,39 @@ def test_the_builtins_ssd_layers_load_by_their_mapped_names(builtin_params, num_
 
 
 def test_the_builtins_ssd_in_strict_mode_says_what_is_possible(builtin_params):
-    with pytest.raises(ClientError, match="built-in algorithm's SSD, whose ResNet-50 base network is the "
-                                          "pre-activation ResNet.*set warm_start_mode=transfer"):
+    with pytest.raises(ClientError, match="built-in algorithm's SSD, whose base network is not this job's "
+                                          "resnet-50.*set warm_start_mode=transfer"):
         model_io.load_params(_net(1, seed=2), builtin_params[0], "channel 'model'", [mx.cpu()])
+
+
+def test_the_builtins_ssd_loads_whole_into_the_pre_activation_base(builtin_params, tmp_path, caplog):
+    path, builtin = builtin_params
+    assert model_io.base_layout(path, "channel 'model'") == network.PREACT
+    net = _net(1, seed=2, layout=network.PREACT)
+    with caplog.at_level(logging.INFO):
+        model_io.load_params(net, path, "channel 'model'", [mx.cpu()])  # strict: every parameter
+    ours = _learned(net)
+    base = [n for n in ours if not n.startswith(("expand_", "ssd_"))]
+    assert len(base) == len([n for n in builtin if n.startswith(("bn_data", "conv0", "bn0", "stage"))]) > 200
+    assert all(np.array_equal(ours[n], builtin[n]) for n in base)
+    assert np.array_equal(ours["ssd_convpredictor0_conv0_weight"], builtin["_plus12_cls_pred_conv_weight"])
+    assert "pre-activation ResNet-50 base parameters load as they are" in caplog.text
+    assert network.base_parameter_names(net) == base  # freeze_layer_pattern sees the built-in's own names
+    # Our artifact of that network keeps the layout, so later jobs and the server build it again.
+    exported = model_io.export(net, tmp_path / "b", {"num_classes": "1"})
+    assert model_io.base_layout(exported, "channel 'model'") == network.PREACT
+    again = _net(1, seed=3, layout=network.PREACT)
+    model_io.load_params(again, exported, "channel 'model'", [mx.cpu()])
+    assert all(np.array_equal(v, ours[n]) for n, v in _learned(again).items())
+
+
+def test_the_builtins_ssd_transfers_to_new_classes_with_its_base(builtin_params, caplog):
+    net = _net(3, seed=2, layout=network.PREACT)
+    with caplog.at_level(logging.INFO):
+        model_io.load_params(net, builtin_params[0], "channel 'model'", [mx.cpu()], transfer=True)
+    assert " 12 re-initialised, 0 ignored" in caplog.text  # the six class predictors (weight, bias)
+    assert "ssd_convpredictor0_conv0_weight" in caplog.text
+
+
+def test_our_default_resnet_layout_is_recognised(model_a):
+    assert model_io.base_layout(model_a[0], "channel 'model'") == network.V1
