@@ -10,6 +10,7 @@ is what botocore's query parser reads (emulator/api/wire.py holds the JSON and C
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl
@@ -34,20 +35,21 @@ def malformed(message: str) -> ApiError:
 
 
 class Form:
-    """A request's fields, and every dotted prefix of their keys (what list items are found by)."""
+    """A request's fields, and a sorted index of their keys: whether any key is `key` or lies under
+    it (`key.<...>`, how a list item is found) is a binary search, whatever the keys look like."""
 
     def __init__(self, fields: dict[str, str]) -> None:
         self.fields = fields
-        # A key with more parts than any member of a served shape has names nothing (and would
-        # cost a prefix per part).
-        named = [key for key in fields if key.count(".") < 3 * MAX_SHAPE_DEPTH]
-        self.prefixes = {key.rsplit(".", cut)[0] for key in named for cut in range(key.count(".") + 1)}
+        self._keys = sorted(fields)
 
     def get(self, key: str) -> str | None:
         return self.fields.get(key)
 
     def has(self, key: str) -> bool:
-        return key in self.prefixes
+        if key in self.fields:
+            return True
+        below = bisect_left(self._keys, key + ".")
+        return below < len(self._keys) and self._keys[below].startswith(key + ".")
 
 
 def read_form(body: bytes) -> Form:
