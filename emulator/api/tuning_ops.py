@@ -5,6 +5,8 @@ import copy
 
 from emulator.api.errors import ApiError
 from emulator.api.sagemaker_ops import DEFAULT_LIST_RESULTS, MAX_TAGS, _tags, decode_token, encode_token
+from emulator.metrics import definitions_for
+from emulator.spec import algorithm_of
 from emulator.tuning.loop import resource_config
 from emulator.tuning.service import TuningService
 
@@ -28,12 +30,20 @@ def _with_defaults(description: dict) -> dict:
     """The description with what the service fills in when the request left it out, which SDK v2's
     HyperparameterTuner.attach reads by key: the definition's ResourceConfig (when the request gives
     HyperParameterTuningResourceConfig instead, as the SDK does, both are shown: ResourceConfig is what
-    each training job gets), TrainingJobEarlyStoppingType "Off" and all three kinds of ParameterRanges
-    (empty lists)."""
+    each training job gets), a built-in's MetricDefinitions (as DescribeTrainingJob lists them),
+    TrainingJobEarlyStoppingType "Off" and all three kinds of ParameterRanges (empty lists)."""
     description = copy.deepcopy(description)
     definition = description.get("TrainingJobDefinition")
-    if definition is not None and "ResourceConfig" not in definition and resource_config(definition):
-        definition["ResourceConfig"] = resource_config(definition)
+    if definition is not None:
+        if "ResourceConfig" not in definition and resource_config(definition):
+            definition["ResourceConfig"] = resource_config(definition)
+        algorithm = definition["AlgorithmSpecification"]
+        if not algorithm.get("MetricDefinitions"):
+            name = algorithm_of((definition.get("Environment") or {}).get("SAGEMAKER_ALGORITHM"),
+                                algorithm.get("AlgorithmName"), algorithm.get("TrainingImage"))
+            builtin = [{"Name": n, "Regex": r} for n, r in definitions_for(name, ())]
+            if builtin:
+                algorithm["MetricDefinitions"] = builtin
     config = description["HyperParameterTuningJobConfig"]
     config.setdefault("TrainingJobEarlyStoppingType", "Off")
     ranges = config.setdefault("ParameterRanges", {})

@@ -1,8 +1,8 @@
 """SDK v2's and sagemaker-core's readers of Describe/List responses, each called once against the
 session's server (clients/sdk_readers.py): Estimator.attach, TrainingJobAnalytics,
-HyperparameterTuner.attach, HyperparameterTuningJobAnalytics, Estimator.transformer, and
-sagemaker-core's TrainingJob, HyperParameterTuningJob, Model, EndpointConfig, Endpoint and
-TransformJob (get, refresh, get_all). A member the SDK needs that a response lacks, or has with
+HyperparameterTuner.attach, HyperparameterTuningJobAnalytics, Estimator.transformer,
+Transformer.attach, and sagemaker-core's TrainingJob, HyperParameterTuningJob, Model,
+EndpointConfig, Endpoint and TransformJob (get, refresh, get_all). A member the SDK needs that a response lacks, or has with
 the wrong type, fails the client with the SDK's own KeyError or pydantic ValidationError."""
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ def test_sdk_readers(client_runs, notebook_api):
     analytics = seen["tuning_analytics"]
     assert analytics["rows"] == analytics["summaries"] == 1 and analytics["status"] == "Completed"
     assert {"learning_rate", "FinalObjectiveValue", "TrainingJobName", "TrainingJobStatus"} <= set(analytics["columns"])
+
+    transform = seen["transformer_attach"]
+    assert transform["instance_type"] == "ml.m5.large" and transform["output_path"].endswith("/sdk-readers/batch/")
 
     core = seen["core"]
     assert core["training_job"]["status"] == "Completed" and core["training_job"]["secondary"] == "Completed"

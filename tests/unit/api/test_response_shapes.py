@@ -142,6 +142,7 @@ def test_every_describe_and_list_response_matches_botocores_output_shapes(api, t
     definition = tuned["TrainingJobDefinition"]
     assert definition["ResourceConfig"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}
     assert "HyperParameterTuningResourceConfig" in definition
+    assert {m["Name"] for m in definition["AlgorithmSpecification"]["MetricDefinitions"]} >= {"validation:accuracy"}
     config = tuned["HyperParameterTuningJobConfig"]
     assert config["TrainingJobEarlyStoppingType"] == "Off"
     assert config["ParameterRanges"]["IntegerParameterRanges"] == []

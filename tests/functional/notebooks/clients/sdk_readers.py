@@ -1,7 +1,8 @@
 """What SDK v2 and sagemaker-core read back from the API, each entry point called once.
 
 SDK v2: Estimator.attach, TrainingJobAnalytics, HyperparameterTuner.attach (and the attached
-tuner's best_training_job and deploy), HyperparameterTuningJobAnalytics, Estimator.transformer.
+tuner's best_training_job and deploy), HyperparameterTuningJobAnalytics, Estimator.transformer
+and Transformer.attach.
 sagemaker-core: the resource classes' get / refresh / get_all for training jobs, tuning jobs,
 models, endpoint configurations, endpoints and transform jobs (pydantic models of the Describe
 and List responses). One tiny training job and a one-job tuning job are all it trains.
@@ -17,6 +18,7 @@ from sagemaker import image_uris
 from sagemaker.analytics import HyperparameterTuningJobAnalytics, TrainingJobAnalytics
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
+from sagemaker.transformer import Transformer
 from sagemaker.tuner import ContinuousParameter, HyperparameterTuner
 from sagemaker_core.main import resources
 
@@ -74,6 +76,9 @@ transformer = attached.transformer(instance_count=1, instance_type="ml.m5.large"
                                    output_path=f"s3://{bucket}/{prefix}/batch/")
 transformer.transform(f"s3://{bucket}/{prefix}/test/", content_type="application/x-image")
 transformer.wait(logs=False)
+reattached = Transformer.attach(transformer.latest_transform_job.name, sagemaker_session=sess)
+seen["transformer_attach"] = {"model_name": reattached.model_name, "instance_type": reattached.instance_type,
+                              "output_path": reattached.output_path, "strategy": reattached.strategy}
 endpoint = predictor.endpoint_name
 endpoint_config = sess.sagemaker_client.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
 model = sess.sagemaker_client.describe_endpoint_config(EndpointConfigName=endpoint_config)[
