@@ -250,9 +250,15 @@ def sdk_data(s3_server, tmp_path_factory) -> tuple[str, str]:
     return bucket, prefix
 
 
+@dataclass(frozen=True)
+class TrainedModel:
+    job: str
+    model_data: str   # the S3 URI of its model.tar.gz
+
+
 @pytest.fixture(scope="session")
-def trained_ic_model(sdk_api, sdk_data) -> str:
-    """The S3 URI of an image-classification model.tar.gz trained once (1 epoch) through boto3."""
+def trained_ic_model(sdk_api, sdk_data) -> TrainedModel:
+    """An image-classification job trained once (1 epoch) through boto3, and its model.tar.gz."""
     bucket, prefix = sdk_data
     sm = sdk_api.client("sagemaker")
     name = f"ic-model-{uuid.uuid4().hex[:8]}"
@@ -269,4 +275,4 @@ def trained_ic_model(sdk_api, sdk_data) -> str:
         StoppingCondition={"MaxRuntimeInSeconds": 1800})
     description = wait_for(sm, name, timeout=600)
     assert description["TrainingJobStatus"] == "Completed", description.get("FailureReason")
-    return description["ModelArtifacts"]["S3ModelArtifacts"]
+    return TrainedModel(name, description["ModelArtifacts"]["S3ModelArtifacts"])

@@ -1,4 +1,5 @@
-"""The SageMaker Python SDK v3 (own venv, .venv-sdk3) against `smlocal api`: training and hosting.
+"""The SageMaker Python SDK v3 (own venv, .venv-sdk3) against `smlocal api`, a test per call path:
+ModelTrainer's training and warm start, the TrainingJob resource, ModelBuilder's hosting.
 
 Real clients only: the SDK talks to the API through AWS_ENDPOINT_URL (SageMaker, Logs,
 CloudWatch, and the IAM and STS calls of its role check, which stays on) and to SeaweedFS
@@ -55,11 +56,7 @@ def test_sdk_v3_model_trainer_trains_and_warm_starts_with_role_validation_on(sdk
     assert result["first"].startswith("ic-v3-") and result["first"] != result["second"]
     assert result["first_model"] == f"{base}/{result['first']}/output/model.tar.gz"
     assert result["second_model"] == f"{base}/{result['second']}/output/model.tar.gz"
-    # TrainingJob.get / refresh / wait read the first job back.
-    assert (result["fetched_status"], result["fetched_secondary"]) == ("Completed", "Completed")
-    assert result["fetched_role"] == ROLE and result["fetched_image"] == IC_IMAGE
-    assert result["fetched_channels"] == ["train", "validation"]
-    assert 0 <= result["final_metrics"]["validation:accuracy"] <= 1
+    assert result["statuses"] == ["Completed", "Completed"]
     assert result["second_channels"] == {"train": "application/x-recordio", "validation": "application/x-recordio",
                                          "model": "application/x-sagemaker-model"}
 
@@ -81,11 +78,31 @@ def test_sdk_v3_model_trainer_trains_and_warm_starts_with_role_validation_on(sdk
         assert "image-classification-symbol.json" in tar.getnames()
 
 
+def test_sdk_v3_training_job_get_refresh_and_wait_with_logs(sdk3_python, sdk_api, trained_ic_model, s3_server,
+                                                           tmp_path):
+    result, output = run_client(sdk3_python, "v3_training_job.py", [trained_ic_model.job],
+                                sdk_client_env(sdk_api.endpoint, s3_server.endpoint, tmp_path), tmp_path, sdk_api)
+    described = sdk_api.client("sagemaker").describe_training_job(TrainingJobName=trained_ic_model.job)
+    assert result["name"] == trained_ic_model.job and result["arn"] == described["TrainingJobArn"]
+    assert (result["status"], result["secondary"]) == ("Completed", "Completed")
+    assert result["role"] == ROLE and result["image"] == IC_IMAGE and result["channels"] == ["train", "validation"]
+    assert result["model"] == trained_ic_model.model_data
+    assert result["metrics"] == {m["MetricName"]: m["Value"] for m in described["FinalMetricDataList"]}
+    assert 0 <= result["metrics"]["validation:accuracy"] <= 1
+    assert result["transitions"] == [t["Status"] for t in described["SecondaryStatusTransitions"]]
+    assert result["hyperparameters"]["epochs"] == "1"
+    # wait(logs=True) on a finished job prints its whole stream, then the final status.
+    assert f"sagemaker.core.resources INFO: {trained_ic_model.job}/algo-1-" in output
+    assert "Epoch[0] Validation-accuracy=" in output and "Final Resource Status: [bold]Completed" in output
+    # An unknown job: v3's own error for the service's ValidationException.
+    assert "Requested resource not found" in result["missing"], result["missing"]
+
+
 def test_sdk_v3_model_builder_deploys_and_invokes_a_built_in_model(sdk3_python, sdk_api, trained_ic_model, s3_server,
                                                                    tmp_path):
     image = tmp_path / "payload.jpg"
     image.write_bytes(encode(class_image(0, SDK_NUM_CLASSES, (40, 50), np.random.RandomState(0))))
-    result, output = run_client(sdk3_python, "v3_hosting.py", [trained_ic_model, str(image)],
+    result, output = run_client(sdk3_python, "v3_hosting.py", [trained_ic_model.model_data, str(image)],
                                 sdk_client_env(sdk_api.endpoint, s3_server.endpoint, tmp_path), tmp_path, sdk_api)
 
     assert result["status"] == "InService"

@@ -4,8 +4,7 @@ What a new user writes with sagemaker 3.x (sagemaker.train.ModelTrainer), with o
 endpoint settings in the environment (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3) and role
 validation on (SDK v3 checks the role through IAM before every job): train with the train and
 validation channels, then a second ModelTrainer whose `model` channel is the first job's
-model.tar.gz (incremental training), then sagemaker.core.resources.TrainingJob get / refresh /
-wait on the first job.
+model.tar.gz (incremental training); both print their CloudWatch lines while they wait.
 
     python v3_training.py BUCKET PREFIX NUM_CLASSES NUM_TRAINING_SAMPLES
 Prints one JSON line at the end.
@@ -15,7 +14,6 @@ import logging
 import sys
 
 from sagemaker.core import image_uris
-from sagemaker.core.resources import TrainingJob
 from sagemaker.train import ModelTrainer
 from sagemaker.train.configs import Compute, InputData, OutputDataConfig, StoppingCondition
 
@@ -57,18 +55,10 @@ second.train(input_data_config=[*channels, InputData(channel_name="model", data_
                                                         content_type="application/x-sagemaker-model")],
              wait=True, logs=True)
 second_job = second._latest_training_job
-
-# The resource class on its own: get by name, refresh, wait on a finished job.
-fetched = TrainingJob.get(first_job.training_job_name)
-fetched.refresh()
-fetched.wait(poll=1, timeout=60)
 print()  # the SDK's transient progress panel (rich) leaves its last line open
 print(json.dumps({
     "first": first_job.training_job_name, "second": second_job.training_job_name,
     "first_model": first_model, "second_model": second_job.model_artifacts.s3_model_artifacts,
-    "fetched_status": fetched.training_job_status, "fetched_secondary": fetched.secondary_status,
-    "fetched_role": fetched.role_arn, "fetched_image": fetched.algorithm_specification.training_image,
-    "fetched_channels": [c.channel_name for c in fetched.input_data_config],
+    "statuses": [first_job.training_job_status, second_job.training_job_status],
     "second_channels": {c.channel_name: c.content_type for c in second_job.input_data_config},
-    "final_metrics": {m.metric_name: m.value for m in fetched.final_metric_data_list},
 }))
