@@ -6,6 +6,11 @@ model.tar.gz holds
 - `model_algo_1-0000.params`: its parameters (`arg:`/`aux:` names), always epoch 0000 as the
   built-in writes the best-mAP model,
 - `hyperparams.json`: every resolved hyperparameter as a string, hidden keys included.
+
+A `model` channel may instead hold the real built-in's artifacts (builtin_names) or a public
+GluonCV model-zoo SSD (`ssd_300_vgg16_atrous_voc-*.params`, `ssd_512_resnet50_v1_coco-*.params`:
+`save_parameters` names such as `features.stages.0.0.weight`), which loads by this network's
+structure (`_from_structural`).
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from pathlib import Path
 import mxnet as mx
 
 from algorithms.common import artifacts
+from algorithms.common.public_models import one_gluon_params_file
 from algorithms.common import transfer as transfer_plan
 from algorithms.common.warm_start import read_symbol_nodes
 from algorithms.object_detection import builtin_names, network
@@ -59,10 +65,9 @@ class SavedModel:
 
 def read_saved_model(directory: Path, source: str) -> SavedModel:
     if not has_model(directory):
-        names = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
-        raise ClientError(
-            f"{source} does not hold an object-detection model: expected {', '.join(ARTIFACTS)}, "
-            f"found {names}")
+        expected = f"expected {', '.join(ARTIFACTS)}, or one GluonCV SSD parameter file NAME.params"
+        params = one_gluon_params_file(directory, source, "an object-detection", expected)
+        return SavedModel(directory, params, describe_public(_read_arrays(params, source)))
     # The graph is rebuilt from the hyperparameters, but a damaged symbol file means a damaged model.
     read_symbol_nodes(directory / SYMBOL_FILE, source)
     try:
@@ -74,8 +79,38 @@ def read_saved_model(directory: Path, source: str) -> SavedModel:
     return SavedModel(directory, directory / PARAMS_FILE, {str(k): str(v) for k, v in hyperparameters.items()})
 
 
+# GluonCV's model zoo names its resnet50_v1 `resnetv10_`; this network's is BASE_PREFIX's.
+_GLUONCV_RESNET = "features.resnetv10_"
+
+
+def describe_public(arrays: dict) -> dict[str, str]:
+    """The base network a GluonCV SSD file was built on, as far as its names tell (num_classes
+    depends on the anchors per layer, which the file does not record)."""
+    if any(name.startswith("features.stages.") for name in arrays):
+        return {"base_network": "vgg-16"}
+    if any(name.startswith(_GLUONCV_RESNET) for name in arrays):
+        return {"base_network": "resnet-50"}
+    return {}
+
+
+def _from_structural(net: network.Detector, arrays: dict) -> dict:
+    """A save_parameters file's arrays under this network's parameter names: each structural
+    name (`class_predictors.0.predictor.weight`) is the parameter at that place in this network."""
+    by_place = {place: param.name for place, param in net._collect_params_with_prefix().items()}  # noqa: SLF001
+    ours = f"features.{network.BASE_PREFIX['resnet-50']}"
+    renamed = {}
+    for name, value in arrays.items():
+        if name.startswith(_GLUONCV_RESNET):
+            name = ours + name[len(_GLUONCV_RESNET):]
+        renamed[by_place.get(name, name)] = value
+    return renamed
+
+
 def _read_arrays(path: Path, source: str) -> dict:
-    expected = "expected the MXNet parameter file of named arrays that HybridBlock.export writes"
+    """The file's arrays by parameter name: `export`'s `arg:`/`aux:` prefixes dropped, a
+    `save_parameters` file's structural names kept (they have no colon)."""
+    expected = ("expected the MXNet parameter file of named arrays that HybridBlock.export (or a GluonCV "
+                "model's save_parameters) writes")
     try:
         saved = mx.nd.load(str(path))
     except mx.base.MXNetError:
@@ -86,7 +121,8 @@ def _read_arrays(path: Path, source: str) -> dict:
 
 
 def base_layout(path: Path, source: str) -> str:
-    """The ResNet-50 layout the saved model was built with (network.base_layout)."""
+    """The ResNet-50 layout the saved model was built with (network.base_layout; a GluonCV file's
+    resnet50_v1 is the default layout)."""
     return network.base_layout(_read_arrays(path, source))
 
 
@@ -95,6 +131,8 @@ def load_params(net: network.Detector, path: Path, source: str, contexts: list, 
     shape fit; the others keep their initialisation). Constants (anchors, pixel statistics)
     are derived from this job's configuration and are never taken from the file."""
     saved = _read_arrays(path, source)
+    if any("." in name for name in saved):  # save_parameters' structural names (export's have no dots)
+        saved = _from_structural(net, saved)
     if builtin_names.is_builtin(saved):
         saved, base = builtin_names.rename(saved)
         if net.layout == network.PREACT:
@@ -125,7 +163,7 @@ def load_params(net: network.Detector, path: Path, source: str, contexts: list, 
         raise ClientError(
             f"Incompatible model in {source}: {len(missing)} parameter(s) of this network are not in "
             f"{path.name} (e.g. {missing[:3]}); the model must come from this algorithm with the same "
-            f"base_network and num_classes")
+            f"base_network and num_classes, or set warm_start_mode=transfer to load the parameters that fit")
     for name, param in params.items():
         value = saved[name]
         expected = shapes[name]

@@ -16,9 +16,9 @@ from pathlib import Path
 import mxnet as mx
 
 from algorithms.common import artifacts
+from algorithms.common.public_models import one_gluon_params_file
 from algorithms.semantic_segmentation import network
 from container.errors import ClientError
-from container.logs import get_logger
 
 PARAMS_FILE = "model_algo-1"
 HYPERPARAMS_FILE = "hyperparams.json"
@@ -62,7 +62,9 @@ def read_saved_model(directory: Path, source: str) -> SavedModel:
     GluonCV parameter file (`*.params`, as the GluonCV model zoo publishes FCN/PSP/DeepLab)."""
     params = directory / PARAMS_FILE
     if not params.is_file():
-        params = _public_params(directory, source)
+        params = one_gluon_params_file(
+            directory, source, "a semantic-segmentation",
+            f"expected {PARAMS_FILE} (and {HYPERPARAMS_FILE}) or one GluonCV parameter file NAME.params")
     try:
         arrays = mx.nd.load(str(params))
     except mx.base.MXNetError:
@@ -80,29 +82,6 @@ def read_saved_model(directory: Path, source: str) -> SavedModel:
         if not isinstance(hyperparameters, dict):
             raise ClientError(f"{HYPERPARAMS_FILE} in {source} must hold a JSON object")
     return SavedModel(params, arrays, {str(k): str(v) for k, v in hyperparameters.items()})
-
-
-def _public_params(directory: Path, source: str) -> Path:
-    """The one `*.params` file anywhere in `directory` (a second one would leave the choice to chance)."""
-    # NAME-NNNN.params beside NAME-symbol.json is a symbolic MXNet checkpoint (another algorithm's form).
-    candidates = sorted(p for p in directory.rglob("*.params") if not _is_symbolic_checkpoint(p)) \
-        if directory.is_dir() else []
-    expected = f"expected {PARAMS_FILE} (and {HYPERPARAMS_FILE}) or one GluonCV parameter file NAME.params"
-    if not candidates:
-        names = sorted(str(p.relative_to(directory)) for p in directory.rglob("*")) if directory.is_dir() else []
-        raise ClientError(f"{source} does not hold a semantic-segmentation model: {expected}, found {names[:20]}")
-    if len(candidates) > 1:
-        files = [str(p.relative_to(directory)) for p in candidates]
-        raise ClientError(f"{source} holds {len(candidates)} candidate models ({files}); {expected}: remove all "
-                          f"but one")
-    get_logger().info("Recognised a public GluonCV parameter file in %s: %s.", source,
-                      candidates[0].relative_to(directory))
-    return candidates[0]
-
-
-def _is_symbolic_checkpoint(params: Path) -> bool:
-    name, _, epoch = params.stem.rpartition("-")
-    return bool(name) and epoch.isdigit() and (params.parent / f"{name}-symbol.json").is_file()
 
 
 def describe_weights(arrays: dict) -> dict[str, str]:

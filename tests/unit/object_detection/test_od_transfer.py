@@ -131,3 +131,52 @@ def test_the_builtins_ssd_transfers_to_new_classes_with_its_base(builtin_params,
 
 def test_our_default_resnet_layout_is_recognised(model_a):
     assert model_io.base_layout(model_a[0], "channel 'model'") == network.V1
+
+
+def _gluoncv_zoo_file(name, folder, side):
+    """What GluonCV's model zoo publishes for `name`: its network's save_parameters file (random
+    values here; the zoo's own files cannot be downloaded in tests)."""
+    from gluoncv import model_zoo
+    mx.random.seed(5)
+    zoo = model_zoo.get_model(name, pretrained=False, pretrained_base=False)
+    zoo.initialize()
+    zoo(mx.nd.zeros((1, 3, side, side)))
+    folder.mkdir()
+    path = folder / f"{name}-37ceb3b2.params"
+    zoo.save_parameters(str(path))
+    return path, {n: v.asnumpy() for n, v in mx.nd.load(str(path)).items()}
+
+
+def test_a_gluoncv_zoo_ssd_loads_by_the_networks_structure(tmp_path, caplog):
+    path, zoo = _gluoncv_zoo_file("ssd_300_vgg16_atrous_voc", tmp_path / "model", 300)
+    with caplog.at_level(logging.INFO):
+        saved = model_io.read_saved_model(tmp_path / "model", "channel 'model'")
+    assert saved.params == path and saved.hyperparameters == {"base_network": "vgg-16"}
+    assert "Recognised a public GluonCV parameter file in channel 'model': ssd_300_vgg16_atrous_voc-37ceb3b2.params" \
+        in caplog.text
+    mx.random.seed(2)
+    net = network.build("vgg-16", 300, 20, nms_topk=100)  # VOC's 20 classes: every parameter fits
+    net.initialize(mx.init.Xavier(), ctx=[mx.cpu()])
+    model_io.load_params(net, path, "channel 'model'", [mx.cpu()])  # strict
+    ours = dict(net._collect_params_with_prefix())  # noqa: SLF001 - compare by place, as the loader maps
+    for place in ("features.stages.0.0.weight", "features.extras.3.2.bias", "class_predictors.5.predictor.weight",
+                  "box_predictors.0.predictor.bias", "features.init_scale"):
+        assert np.array_equal(ours[place].data().asnumpy(), zoo[place]), place
+
+
+def test_a_gluoncv_zoo_resnet_ssd_transfers_its_base_and_reports_the_rest(tmp_path, caplog):
+    path, zoo = _gluoncv_zoo_file("ssd_512_resnet50_v1_voc", tmp_path / "model", 512)
+    mx.random.seed(2)
+    net = network.build("resnet-50", 512, 3, nms_topk=100)
+    net.initialize(mx.init.Xavier(), ctx=[mx.cpu()])
+    # Strict: its extra layers have batch norms instead of biases, and other widths.
+    with pytest.raises(ClientError, match="8 parameter.* not in ssd_512_resnet50_v1_voc-37ceb3b2.params.*"
+                                          "set warm_start_mode=transfer"):
+        model_io.load_params(net, path, "channel 'model'", [mx.cpu()])
+    with caplog.at_level(logging.INFO):
+        model_io.load_params(net, path, "channel 'model'", [mx.cpu()], transfer=True)
+    net(mx.nd.zeros((1, 3, 512, 512)))
+    ours = net.collect_params()
+    assert np.array_equal(ours["resnet50_v1_stage4_conv9_weight"].data().asnumpy(),
+                          zoo["features.resnetv10_stage4_conv9_weight"])
+    assert "expand_conv0_weight" in caplog.text and "in the model, this network needs" in caplog.text
