@@ -38,7 +38,9 @@ def test_sdk_readers(client_runs, notebook_api):
     assert (attach["instance_type"], attach["instance_count"], attach["volume_size"]) == ("ml.m5.large", 1, 30)
     assert attach["input_mode"] == "File" and attach["output_kms_key"] == ""
     assert attach["hyperparameters"]["num_classes"] == "4" and attach["base_job_name"] == "image-classification"
-    assert dict(seen["training_analytics"]) == {"train:accuracy": 2, "validation:accuracy": 2}  # one per epoch
+    # GetMetricStatistics per 60 s period (the SDK's default): the two epochs fall in one or two periods.
+    metrics = dict(seen["training_analytics"])
+    assert set(metrics) == {"train:accuracy", "validation:accuracy"} and all(1 <= n <= 2 for n in metrics.values())
 
     tuner = seen["tuner_attach"]
     assert (tuner["objective_metric_name"], tuner["objective_type"], tuner["strategy"]) == (
