@@ -46,7 +46,7 @@ bench: setup
 	$(PY) bench/console.py
 
 clean:
-	rm -rf $(VENV) .venv-sdk .venv-sdk3 .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venv-sdk .venv-sdk3 .venv-notebooks .pytest_cache build *.egg-info
 
 # ---- Docker images (docs/docker.md) ----------------------------------------------------------
 # CPU tags smlocal/<algorithm>:latest, GPU tags smlocal/<algorithm>:gpu; one Dockerfile each, the
