@@ -53,25 +53,29 @@ def namespace_command(folder: Path, metadata: dict) -> list[str]:
     return [*prefix, "sh", "-c", WITH_METADATA, "sh", str(folder)]
 
 
+def sdk_python(major: int) -> Path:
+    return ensure_sdk_venv(VENV, CONSTRAINTS) if major == 2 else ensure_sdk_venv(VENV3, CONSTRAINTS3)
+
+
+def run_client(command: list[str], env: dict, server) -> dict:
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, f"{output[-6000:]}\n--- server log ---\n{server.log()[-3000:]}"
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.parametrize("major", [2, 3])
-def test_sdk_identity_calls_default_bucket_and_execution_role(major, sdk_api, s3_server, tmp_path):
-    python = ensure_sdk_venv(VENV, CONSTRAINTS) if major == 2 else ensure_sdk_venv(VENV3, CONSTRAINTS3)
+def test_sdk_iam_and_sts_calls_and_the_config_files_default_bucket(major, sdk_api, s3_server, tmp_path):
     bucket = f"default-{major}-{uuid.uuid4().hex[:10]}"
     env = sdk_client_env(sdk_api.endpoint, s3_server.endpoint, tmp_path)
     config = tmp_path / "sagemaker-config.yaml"  # the key default_bucket() reads, next to the opt-out
     config.write_text(config.read_text() + f"      Session:\n        DefaultS3Bucket: {bucket}\n")
-    assert "DefaultS3Bucket" in config.read_text() and env["SAGEMAKER_USER_CONFIG_OVERRIDE"] == str(config)
+    assert env["SAGEMAKER_USER_CONFIG_OVERRIDE"] == str(config)
     s3 = s3_server.client()
     assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
-    had_metadata = os.path.exists(METADATA_FILE)
-    command = namespace_command(tmp_path / "namespace", {"ExecutionRoleArn": ROLE})
-    run = subprocess.run([*command, str(python), str(CLIENT)], env=env, capture_output=True, text=True, timeout=300)
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, f"{output[-6000:]}\n--- server log ---\n{sdk_api.log()[-3000:]}"
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+    result = run_client([str(sdk_python(major)), str(CLIENT), "calls"], env, sdk_api)
     assert result["major"] == major
-
     assert result["caller"] == {"UserId": result["caller"]["UserId"], "Account": "123456789012",
                                 "Arn": "arn:aws:sts::123456789012:assumed-role/SageMakerRole/smlocal"}
     assert result["role"] == ROLE
@@ -83,13 +87,19 @@ def test_sdk_identity_calls_default_bucket_and_execution_role(major, sdk_api, s3
     for service in ("sts", "iam"):
         assert (result[f"{service}_wrong_secret"]["code"], result[f"{service}_wrong_secret"]["status"]) == (
             "SignatureDoesNotMatch", 403)
-
     # default_bucket(): the config file's bucket, created on the S3 endpoint.
     assert result["default_bucket"] == bucket and result["bucket_status"] == 200
     assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
-    # get_execution_role(): the metadata file's role, without any call.
-    assert result["execution_role"] == ROLE
     if major == 3:  # ModelTrainer without a role: the caller's, through STS and IAM; its output in the bucket
         assert result["trainer_role"] == ROLE
         assert result["trainer_output"].startswith(f"s3://{bucket}/")
+
+
+@pytest.mark.parametrize("major", [2, 3])
+def test_sdk_get_execution_role_reads_the_notebook_metadata_file(major, sdk_api, s3_server, tmp_path):
+    env = sdk_client_env(sdk_api.endpoint, s3_server.endpoint, tmp_path)
+    had_metadata = os.path.exists(METADATA_FILE)
+    command = namespace_command(tmp_path / "namespace", {"ExecutionRoleArn": ROLE})
+    result = run_client([*command, str(sdk_python(major)), str(CLIENT), "execution-role"], env, sdk_api)
+    assert result == {"major": major, "execution_role": ROLE}
     assert os.path.exists(METADATA_FILE) == had_metadata  # the machine's /opt as it was

@@ -2,16 +2,17 @@
 
 boto3's IAM and STS clients as the SDKs create them (endpoint from AWS_ENDPOINT_URL), with
 their errors; `Session().default_bucket()` with the bucket named in the SDK config file (what
-SAGEMAKER_USER_CONFIG_OVERRIDE names), which then exists on the S3 endpoint; and
-`get_execution_role()`, which reads the notebook metadata file the caller put at
-/opt/ml/metadata/resource-metadata.json. With v3 also a ModelTrainer without a role, which
-resolves the caller's role through STS and IAM and puts its output in the default bucket.
+SAGEMAKER_USER_CONFIG_OVERRIDE names), which then exists on the S3 endpoint. With v3 also a
+ModelTrainer without a role, which resolves the caller's role through STS and IAM and puts its
+output in the default bucket. With `execution-role`, only `get_execution_role()`, which reads the
+notebook metadata file the caller put at /opt/ml/metadata/resource-metadata.json.
 
-    python identity.py
+    python identity.py calls|execution-role
 Prints one JSON line at the end.
 """
 import json
 import logging
+import sys
 
 import boto3
 from botocore.exceptions import ClientError
@@ -36,6 +37,9 @@ def error(call) -> dict:
     return {}
 
 
+if sys.argv[1] == "execution-role":
+    print(json.dumps({"major": major, "execution_role": get_execution_role()}))
+    sys.exit(0)
 iam, sts = boto3.client("iam"), boto3.client("sts")
 wrong_key = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="not-the-secret")
 result = {
@@ -47,7 +51,6 @@ result = {
     "sts_wrong_secret": error(lambda: wrong_key.client("sts").get_caller_identity()),
     "iam_wrong_secret": error(lambda: wrong_key.client("iam").get_role(RoleName="SageMakerRole")),
     "default_bucket": Session().default_bucket(),
-    "execution_role": get_execution_role(),
 }
 bucket_exists = boto3.client("s3").head_bucket(Bucket=result["default_bucket"])
 result["bucket_status"] = bucket_exists["ResponseMetadata"]["HTTPStatusCode"]
