@@ -3,8 +3,9 @@
 
 The server trains with the real algorithms (process runner, two hosts at once) and reads S3 from
 SeaweedFS; its model store is filled by `smlocal pretrained import` of seeded stand-ins for the
-ImageNet weights, so `use_pretrained_model=1` cells run. Each client runs in the SDK venv with
-the endpoint settings of tests.sdk_venv and an SDK config file that also names the bucket
+ImageNet weights, so `use_pretrained_model=1` cells run. Each client runs in the notebooks' kernel
+venv (.venv-notebooks: SDK v2, Pillow, matplotlib) with the endpoint settings of tests.sdk_venv and
+an SDK config file that also names the bucket
 (`SageMaker.PythonSDK.Modules.Session.DefaultS3Bucket`), so the notebooks' own
 `sagemaker.Session()` / `sess.default_bucket()` lines run unchanged and never call STS.
 """
