@@ -13,7 +13,9 @@ from pathlib import Path
 
 import mxnet as mx
 
+from algorithms.common.public_models import is_symbolic_checkpoint
 from algorithms.common.warm_start import read_symbol_nodes
+from algorithms.image_classification import gluon_names
 from container.errors import ClientError
 from container.logs import get_logger
 
@@ -67,6 +69,8 @@ def load_params(path: Path) -> tuple[dict, dict]:
         raise ClientError(f"Cannot read model parameters {path.name}: damaged or not MXNet; {expected}") from None
     if not isinstance(saved, dict):
         raise ClientError(f"Cannot use model parameters {path.name}: it holds unnamed arrays; {expected}")
+    if any("." in key for key in saved):  # save_parameters' structural names: a Gluon network's file
+        return _gluon_params(path, saved)
     arg, aux = {}, {}
     for key, value in saved.items():
         kind, _, name = key.partition(":")
@@ -79,10 +83,23 @@ def load_params(path: Path) -> tuple[dict, dict]:
     return arg, aux
 
 
+def _gluon_params(path: Path, saved: dict) -> tuple[dict, dict]:
+    if not gluon_names.is_gluon_resnet_v2(saved):
+        raise ClientError(
+            f"{path.name} is a Gluon parameter file, but not of a pre-activation ResNet (resnet18_v2 ... "
+            f"resnet152_v2, names such as features.5.0.bn1.gamma; it holds e.g. {sorted(saved)[:3]}): this "
+            f"algorithm's network is the pre-activation ResNet")
+    arg, aux, unknown = gluon_names.renamed(saved)
+    if unknown:
+        raise ClientError(f"{path.name} holds {len(unknown)} arrays that are not of a pre-activation ResNet "
+                          f"(e.g. {unknown[:3]})")
+    return arg, aux
+
+
 @dataclass(frozen=True)
 class SavedModel:
     directory: Path
-    symbol: Path
+    symbol: Path | None  # None: a Gluon parameter file (no graph)
     params: Path
     epoch: int
     num_layers: int | None
@@ -95,10 +112,14 @@ class SavedModel:
 
 def read_saved_model(directory: Path, source: str = "the model channel") -> SavedModel:
     """Describe the artifacts in `directory` (the latest epoch's params are the ones to load):
-    this algorithm's (ours or the built-in's) or a public MXNet checkpoint (`<name>-symbol.json`
-    + `<name>-NNNN.params`, as the MXNet model zoo publishes ResNets), exactly one of them."""
-    symbol, found = _the_checkpoint(directory, source)
+    this algorithm's (ours or the built-in's), a public MXNet checkpoint (`<name>-symbol.json` +
+    `<name>-NNNN.params`, as the MXNet model zoo publishes ResNets) or a Gluon model zoo's
+    pre-activation ResNet (`resnet50_v2-*.params`, gluon_names), exactly one of them."""
+    symbol, found = _the_model(directory, source)
     epoch = max(found)
+    if symbol is None:
+        layers, classes = gluon_names.describe(_names_and_shapes(found[epoch]))
+        return SavedModel(directory, None, found[epoch], epoch, layers, classes, None)
     layers, classes = _describe_graph(symbol, source)
     shape = None
     shapes_file = symbol.parent / "model-shapes.json"
@@ -112,18 +133,31 @@ def read_saved_model(directory: Path, source: str = "the model channel") -> Save
     return SavedModel(directory, symbol, found[epoch], epoch, layers, classes, shape)
 
 
-def _the_checkpoint(directory: Path, source: str) -> tuple[Path, dict[int, Path]]:
-    """The one `<name>-symbol.json` with `<name>-NNNN.params` beside it, anywhere in `directory`
-    (a second one would leave the choice to chance)."""
-    candidates = {}
+def _names_and_shapes(path: Path) -> dict:
+    try:
+        saved = mx.nd.load(str(path))
+    except mx.base.MXNetError:
+        raise ClientError(f"Cannot read model parameters {path.name}: damaged or not MXNet") from None
+    return saved if isinstance(saved, dict) else {}
+
+
+def _the_model(directory: Path, source: str) -> tuple[Path | None, dict[int, Path]]:
+    """The one `<name>-symbol.json` with `<name>-NNNN.params` beside it, or the one Gluon
+    `NAME.params` (symbol None, epoch 0), anywhere in `directory` (a second candidate would leave
+    the choice to chance)."""
+    candidates: dict[Path, tuple[Path | None, dict[int, Path]]] = {}
     for symbol in sorted(directory.rglob("*-symbol.json")) if directory.is_dir() else []:
         name = symbol.name[:-len("-symbol.json")]
         pattern = re.compile(rf"^{re.escape(name)}-(\d{{4}})\.params$")
         found = {int(m.group(1)): p for p in symbol.parent.iterdir() if (m := pattern.match(p.name))}
         if found:
-            candidates[symbol] = found
-    expected = (f"expected {PREFIX}-symbol.json and {PREFIX}-NNNN.params (this algorithm's model.tar.gz) or "
-                f"one MXNet checkpoint NAME-symbol.json and NAME-NNNN.params")
+            candidates[symbol] = (symbol, found)
+    for params in sorted(directory.rglob("*.params")) if directory.is_dir() else []:
+        if not is_symbolic_checkpoint(params):
+            candidates[params] = (None, {0: params})
+    expected = (f"expected {PREFIX}-symbol.json and {PREFIX}-NNNN.params (this algorithm's model.tar.gz), "
+                f"one MXNet checkpoint NAME-symbol.json and NAME-NNNN.params, or one Gluon pre-activation "
+                f"ResNet parameter file NAME.params")
     if not candidates:
         names = sorted(str(p.relative_to(directory)) for p in directory.rglob("*")) if directory.is_dir() else []
         raise ClientError(
@@ -133,8 +167,10 @@ def _the_checkpoint(directory: Path, source: str) -> tuple[Path, dict[int, Path]
         files = [str(p.relative_to(directory)) for p in candidates]
         raise ClientError(f"{source[:1].upper()}{source[1:]} holds {len(candidates)} candidate models ({files}); "
                           f"{expected}: remove all but one")
-    (symbol, found), = candidates.items()
-    if symbol.name != f"{PREFIX}-symbol.json":
+    (path, (symbol, found)), = candidates.items()
+    if symbol is None:
+        get_logger().info("Recognised a public Gluon parameter file in %s: %s.", source, path.relative_to(directory))
+    elif symbol.name != f"{PREFIX}-symbol.json":
         get_logger().info("Recognised a public MXNet checkpoint in %s: %s with %s.", source,
                           symbol.relative_to(directory), found[max(found)].name)
     return symbol, found

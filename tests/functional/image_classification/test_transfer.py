@@ -146,3 +146,26 @@ def test_a_truncated_public_checkpoint_is_a_client_error(three_classes, tmp_path
     code, tree = run_ic(hp, rec_channels(three_classes, tar_model(tmp_path / "cut", tmp_path / "cut.tar.gz")))
     assert code == 2
     assert "Cannot read model parameters resnet-18-0000.params: damaged or not MXNet" in tree.failure
+
+
+def test_a_public_gluon_resnet_v2_file_seeds_a_transfer(three_classes, tmp_path, caplog):
+    from mxnet.gluon.model_zoo import vision
+    zoo = vision.resnet18_v2(classes=1000)
+    zoo.initialize(mx.init.Xavier())
+    zoo(mx.nd.zeros((1, 3, 28, 28)))
+    (tmp_path / "gluon").mkdir()
+    zoo.save_parameters(str(tmp_path / "gluon" / "resnet18_v2-a81db45f.params"))
+    arg0, aux0 = model_io.load_params(tmp_path / "gluon" / "resnet18_v2-a81db45f.params")
+    tarball = tar_model(tmp_path / "gluon", tmp_path / "gluon.tar.gz")
+    with caplog.at_level(logging.INFO, logger="smlocal"):
+        job = _prepared(tmp_path, base_hp(num_classes=3, num_training_samples=48, warm_start_mode="transfer"),
+                        rec_channels(three_classes, tarball))
+    arg, aux = job.module.get_params()
+    body = [n for n in arg0 if not n.startswith("fc")]
+    assert all(np.array_equal(arg[n].asnumpy(), arg0[n].asnumpy()) for n in body)
+    assert all(np.array_equal(aux[n].asnumpy(), aux0[n].asnumpy()) for n in aux0)
+    assert arg["fc_weight"].shape == (3, 512)
+    assert "Recognised a public Gluon parameter file in channel 'model': resnet18_v2-a81db45f.params" in caplog.text
+    # The fc head, and the first unit's projection that Gluon's ResNet-18 v2 does not have.
+    assert f"{len(body) + len(aux0)} loaded, 3 re-initialised, 0 ignored" in caplog.text
+    assert "stage1_unit1_sc_weight" in caplog.text
