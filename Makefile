@@ -25,8 +25,8 @@ demo: setup
 test: setup
 	$(PY) -m pytest -m "not gpu" --durations=25 $(PYTEST_ARGS)
 
-# The SageMaker Python SDKs in their own venvs: v2 (.venv-sdk, constraints-sdk.txt) and v3 (.venv-sdk3,
-# constraints-sdk3.txt); the API tests build them on demand.
+# The SageMaker Python SDKs in their own venvs: v2 (.venv-sdk, constraints-sdk.txt), v3 (.venv-sdk3,
+# constraints-sdk3.txt) and the notebooks' kernel (.venv-notebooks); the tests build them on demand.
 sdk-venv: setup
 	$(PY) -m tests.sdk_venv
 

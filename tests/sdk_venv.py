@@ -1,5 +1,6 @@
 """The SageMaker Python SDKs in their own virtual environments: v2 in `.venv-sdk` (constraints-sdk.txt),
-v3 in `.venv-sdk3` (constraints-sdk3.txt).
+v3 in `.venv-sdk3` (constraints-sdk3.txt), and the public notebooks' kernel, v2 with Pillow and
+matplotlib, in `.venv-notebooks` (constraints-notebooks.txt).
 
 The SDKs need numpy >= 1.26.4, which MXNet 1.9.1 cannot use, so they never share the training
 venv; v3 drops v2's API entirely, so the two majors cannot share one either. Tests run small
@@ -7,7 +8,7 @@ client scripts with the venv's python in subprocesses. Each venv is built once a
 its constraints file changes (a stamp holds its hash); a file lock keeps two test runs in the
 same checkout from building it at the same time.
 
-    python -m tests.sdk_venv          # build both now (what `make sdk-venv` runs)
+    python -m tests.sdk_venv          # build all three now (what `make sdk-venv` runs)
 """
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ VENV = REPO / ".venv-sdk"
 CONSTRAINTS = REPO / "constraints-sdk.txt"
 VENV3 = REPO / ".venv-sdk3"
 CONSTRAINTS3 = REPO / "constraints-sdk3.txt"
+# The public notebooks' kernel (tests/functional/notebooks): SDK v2 and what the notebooks import besides it.
+NOTEBOOKS_VENV = REPO / ".venv-notebooks"
+NOTEBOOKS_CONSTRAINTS = REPO / "constraints-notebooks.txt"
+NOTEBOOKS_PACKAGES = ("sagemaker", "pillow", "matplotlib")
 
 
 def _python(venv: Path) -> Path:
@@ -75,3 +80,4 @@ def sdk_client_env(api_endpoint: str, s3_endpoint: str, folder: Path) -> dict[st
 if __name__ == "__main__":
     print(ensure_sdk_venv())
     print(ensure_sdk_venv(VENV3, CONSTRAINTS3))
+    print(ensure_sdk_venv(NOTEBOOKS_VENV, NOTEBOOKS_CONSTRAINTS, NOTEBOOKS_PACKAGES))

@@ -21,12 +21,10 @@ from pathlib import Path
 import pytest
 
 from tests.functional.api.conftest import ApiServer, free_port
-from tests.sdk_venv import REPO, TELEMETRY_OPT_OUT, ensure_sdk_venv, sdk_client_env
+from tests.sdk_venv import (NOTEBOOKS_CONSTRAINTS, NOTEBOOKS_PACKAGES, NOTEBOOKS_VENV, TELEMETRY_OPT_OUT,
+                            ensure_sdk_venv, sdk_client_env)
 
 CLIENTS = Path(__file__).with_name("clients")
-# The notebooks' kernel: SDK v2 and what the notebooks import besides it (constraints-notebooks.txt).
-KERNEL_VENV, KERNEL_CONSTRAINTS = REPO / ".venv-notebooks", REPO / "constraints-notebooks.txt"
-KERNEL_PACKAGES = ("sagemaker", "pillow", "matplotlib")
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 # The clients' time.sleep is capped (clients/capped_clock.py): the SDK's and the notebooks' polling
 # timers (5-30 s in fit and deploy, 60 s loops, 120 s waiter delays) would otherwise be most of the
@@ -37,7 +35,7 @@ RESULT_MARKER = "NOTEBOOK-RESULT "
 
 @pytest.fixture(scope="session")
 def sdk_python() -> Path:
-    return ensure_sdk_venv(KERNEL_VENV, KERNEL_CONSTRAINTS, KERNEL_PACKAGES)
+    return ensure_sdk_venv(NOTEBOOKS_VENV, NOTEBOOKS_CONSTRAINTS, NOTEBOOKS_PACKAGES)
 
 
 @pytest.fixture(scope="session")
