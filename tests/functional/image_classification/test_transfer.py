@@ -111,20 +111,27 @@ def _zoo_checkpoint(directory, name="resnet-18", seed=3):
     return arg, aux
 
 
-def test_a_public_mxnet_checkpoint_seeds_a_transfer(three_classes, tmp_path, caplog):
-    arg0, aux0 = _zoo_checkpoint(tmp_path / "zoo")
-    tarball = tar_model(tmp_path / "zoo", tmp_path / "zoo.tar.gz")
+def _transfer_from(folder, three_classes, tmp_path, caplog, saved, head) -> int:
+    """Prepare a 3-class transfer job from the model in `folder` (tarred as a user uploads it);
+    every saved array but the `head` layer's must start the job as it was. Returns their count."""
+    arg0, aux0 = saved
+    tarball = tar_model(folder, tmp_path / f"{folder.name}.tar.gz")
     with caplog.at_level(logging.INFO, logger="smlocal"):
         job = _prepared(tmp_path, base_hp(num_classes=3, num_training_samples=48, warm_start_mode="transfer"),
                         rec_channels(three_classes, tarball))
     arg, aux = job.module.get_params()
-    body = [n for n in arg0 if not n.startswith("fc1")]
+    body = [n for n in arg0 if not n.startswith(head)]
     assert all(np.array_equal(arg[n].asnumpy(), arg0[n].asnumpy()) for n in body)
     assert all(np.array_equal(aux[n].asnumpy(), aux0[n].asnumpy()) for n in aux0)
     assert arg["fc_weight"].shape == (3, 512)
+    return len(body) + len(aux0)
+
+
+def test_a_public_mxnet_checkpoint_seeds_a_transfer(three_classes, tmp_path, caplog):
+    loaded = _transfer_from(tmp_path / "zoo", three_classes, tmp_path, caplog, _zoo_checkpoint(tmp_path / "zoo"), "fc1")
     assert ("Recognised a public MXNet checkpoint in channel 'model': resnet-18-symbol.json with "
             "resnet-18-0000.params") in caplog.text
-    assert f"{len(body) + len(aux0)} loaded, 2 re-initialised, 2 ignored" in caplog.text
+    assert f"{loaded} loaded, 2 re-initialised, 2 ignored" in caplog.text
     assert "fc1_weight" in caplog.text and "not in this network" in caplog.text
 
 
@@ -155,17 +162,9 @@ def test_a_public_gluon_resnet_v2_file_seeds_a_transfer(three_classes, tmp_path,
     zoo(mx.nd.zeros((1, 3, 28, 28)))
     (tmp_path / "gluon").mkdir()
     zoo.save_parameters(str(tmp_path / "gluon" / "resnet18_v2-a81db45f.params"))
-    arg0, aux0 = model_io.load_params(tmp_path / "gluon" / "resnet18_v2-a81db45f.params")
-    tarball = tar_model(tmp_path / "gluon", tmp_path / "gluon.tar.gz")
-    with caplog.at_level(logging.INFO, logger="smlocal"):
-        job = _prepared(tmp_path, base_hp(num_classes=3, num_training_samples=48, warm_start_mode="transfer"),
-                        rec_channels(three_classes, tarball))
-    arg, aux = job.module.get_params()
-    body = [n for n in arg0 if not n.startswith("fc")]
-    assert all(np.array_equal(arg[n].asnumpy(), arg0[n].asnumpy()) for n in body)
-    assert all(np.array_equal(aux[n].asnumpy(), aux0[n].asnumpy()) for n in aux0)
-    assert arg["fc_weight"].shape == (3, 512)
+    saved = model_io.load_params(tmp_path / "gluon" / "resnet18_v2-a81db45f.params")
+    loaded = _transfer_from(tmp_path / "gluon", three_classes, tmp_path, caplog, saved, "fc")
     assert "Recognised a public Gluon parameter file in channel 'model': resnet18_v2-a81db45f.params" in caplog.text
     # The fc head, and the first unit's projection that Gluon's ResNet-18 v2 does not have.
-    assert f"{len(body) + len(aux0)} loaded, 3 re-initialised, 0 ignored" in caplog.text
+    assert f"{loaded} loaded, 3 re-initialised, 0 ignored" in caplog.text
     assert "stage1_unit1_sc_weight" in caplog.text
