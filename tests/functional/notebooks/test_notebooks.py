@@ -40,18 +40,17 @@ def _caltech_recordio(workdir: Path) -> None:
         shutil.copy(data["rec"], workdir / name)
 
 
-def prepare_ic_fulltraining(workdir: Path) -> list[str]:
-    _caltech_recordio(workdir)
-    for i in range(2):
-        _test_image(workdir / "images" / "008.bathtub" / f"008_000{i}.jpg", label=i)
-    _test_image(workdir / "test.jpg")
-    return [str(IC_CLASSES), str(IC_CLASSES * IC_PER_CLASS)]
-
-
 def prepare_ic_recordio(workdir: Path) -> list[str]:
     _caltech_recordio(workdir)
     _test_image(workdir / "test.jpg")
     return [str(IC_CLASSES), str(IC_CLASSES * IC_PER_CLASS)]
+
+
+def prepare_ic_fulltraining(workdir: Path) -> list[str]:
+    """The RecordIO files, and the 008.bathtub images the batch-transform cells classify."""
+    for i in range(2):
+        _test_image(workdir / "images" / "008.bathtub" / f"008_000{i}.jpg", label=i)
+    return prepare_ic_recordio(workdir)
 
 
 def prepare_ic_lst_format(workdir: Path) -> list[str]:
