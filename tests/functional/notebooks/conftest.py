@@ -112,8 +112,8 @@ def start_client(sdk_python, notebook_api, s3_server, notebook_bucket, tmp_path_
                     "MAX_SLEEP_SECONDS": MAX_CLIENT_SLEEP_SECONDS, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"})
         transcript = workdir / f"{Path(script).stem}.log"
         with open(transcript, "wb") as out:
-            process = subprocess.Popen([str(sdk_python), str(CLIENTS / "capped_clock.py"), str(CLIENTS / script), *args],
-                                       cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+            command = [str(sdk_python), str(CLIENTS / "capped_clock.py"), str(CLIENTS / script), *args]
+            process = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
         return ClientRun(script, process, transcript)
     return start
 

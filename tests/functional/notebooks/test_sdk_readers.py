@@ -2,8 +2,9 @@
 session's server (clients/sdk_readers.py): Estimator.attach, TrainingJobAnalytics,
 HyperparameterTuner.attach, HyperparameterTuningJobAnalytics, Estimator.transformer,
 Transformer.attach, and sagemaker-core's TrainingJob, HyperParameterTuningJob, Model,
-EndpointConfig, Endpoint and TransformJob (get, refresh, get_all). A member the SDK needs that a response lacks, or has with
-the wrong type, fails the client with the SDK's own KeyError or pydantic ValidationError."""
+EndpointConfig, Endpoint and TransformJob (get, refresh, get_all). A member the SDK needs that a
+response lacks, or has with the wrong type, fails the client with the SDK's own KeyError or
+pydantic ValidationError."""
 from __future__ import annotations
 
 import shutil
