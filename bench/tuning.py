@@ -7,7 +7,7 @@ validation:accuracy after N jobs of each strategy; the job-seconds of Random wit
 TrainingJobEarlyStoppingType Auto and Off (same seed, so the same proposals) and their best.
 Targets (issue): Bayesian >= Random (median over seeds); Auto saves >= 30 % of job-seconds and
 loses <= 0.01 of best accuracy.
-Run: .venv/bin/python bench/tuning.py [--jobs 6] [--seeds 1] [--epochs 4]
+Run: .venv/bin/python bench/tuning.py [--jobs 6] [--seeds 1] [--epochs 4] [--images-per-class 16]
 """
 from __future__ import annotations
 
@@ -73,12 +73,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=6)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=4)
+    # Early stopping saves epochs, so it shows where epochs, not the job's start, take the time.
+    parser.add_argument("--images-per-class", type=int, default=16)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        train = make_classification_set(root / "train", CLASSES, 16, size=(32, 32), seed=1)
-        validation = make_classification_set(root / "validation", CLASSES, 8, size=(32, 32), seed=2)
-        data = {"train_count": CLASSES * 16}
+        train = make_classification_set(root / "train", CLASSES, args.images_per_class, size=(32, 32), seed=1)
+        validation = make_classification_set(root / "validation", CLASSES, max(8, args.images_per_class // 4), size=(32, 32), seed=2)
+        data = {"train_count": CLASSES * args.images_per_class}
         for channel_name, made in (("train", train), ("validation", validation)):
             folder = root / "channels" / channel_name  # the .rec alone, as a channel holds it
             folder.mkdir(parents=True)
