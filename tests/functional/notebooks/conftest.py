@@ -121,11 +121,12 @@ def start_client(sdk_python, notebook_api, s3_server, notebook_bucket, tmp_path_
 @pytest.fixture(scope="session")
 def client_runs(request, start_client, tmp_path_factory):
     """Every client whose test is selected, all started at once: {name: ClientRun}. A test module
-    lists its clients in CLIENTS, {name: prepare(workdir) -> arguments}; `test_<name>` is the
-    test that reads the result of `clients/<name>.py`."""
+    lists its clients in NOTEBOOK_CLIENTS, {name: prepare(workdir) -> arguments}; `test_<name>` is
+    the test that reads the result of `clients/<name>.py`. (A name of its own: other test modules
+    of the session have a CLIENTS folder.)"""
     runs = {}
     for item in request.session.items:
-        clients = getattr(getattr(item, "module", None), "CLIENTS", {})
+        clients = getattr(getattr(item, "module", None), "NOTEBOOK_CLIENTS", {})
         name = item.name[len("test_"):]
         if name in clients and name not in runs:
             workdir = tmp_path_factory.mktemp(name)

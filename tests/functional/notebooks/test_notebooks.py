@@ -98,7 +98,7 @@ def prepare_ss_pascalvoc(workdir: Path) -> list[str]:
 
 
 # clients/<name>.py -> what writes its files (conftest.client_runs starts them).
-CLIENTS = {"ic_fulltraining": prepare_ic_fulltraining, "ic_incremental": prepare_ic_recordio,
+NOTEBOOK_CLIENTS = {"ic_fulltraining": prepare_ic_fulltraining, "ic_incremental": prepare_ic_recordio,
            "ic_lst_format": prepare_ic_lst_format, "ic_transfer_learning": prepare_ic_recordio,
            "od_incremental": prepare_od_incremental, "ss_pascalvoc": prepare_ss_pascalvoc}
 

@@ -26,7 +26,7 @@ def prepare_sdk_readers(workdir: Path) -> list[str]:
     return []
 
 
-CLIENTS = {"sdk_readers": prepare_sdk_readers}
+NOTEBOOK_CLIENTS = {"sdk_readers": prepare_sdk_readers}
 
 
 def test_sdk_readers(client_runs, notebook_api):
