@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 import click
 
 from emulator import algorithms
+from emulator.cli_refusals import refusals
 from emulator.cli_request import CHANNEL_KEYS, build_request
 from emulator.jobhome import JobHome, default_home, json_default
 from emulator.jobs import Jobs, describe as describe_job
@@ -32,10 +31,8 @@ from emulator.tuning.cli import tune
 from emulator.runners.base import DEFAULT_STOP_GRACE_SECONDS
 from emulator.runners.placement import DEFAULT_IMAGE_REPO, RUNNER_MODES, Placer
 from emulator.spec import (
-    DEFAULT_CHECKPOINT_LOCAL_PATH, DEFAULT_MAX_RUNTIME_SECONDS, DEFAULT_VOLUME_SIZE_GB, RequestValidationError,
-    TrainingJobSpec,
+    DEFAULT_CHECKPOINT_LOCAL_PATH, DEFAULT_MAX_RUNTIME_SECONDS, DEFAULT_VOLUME_SIZE_GB, TrainingJobSpec,
 )
-from emulator.store import StoreError
 
 def runner_options(default_runner: str | None, runner_help: str):
     """The options of runner placement, the same for `train` and `api` (emulator.runners.placement)."""
@@ -55,19 +52,6 @@ def runner_options(default_runner: str | None, runner_help: str):
             command = option(command)
         return command
     return apply
-
-
-@contextmanager
-def refusals() -> Iterator[None]:
-    """A refused request ends the command the way the API answers it: `Error: <code>: <message>`, exit 2."""
-    try:
-        yield
-    except RequestValidationError as exc:
-        click.echo(f"Error: {exc.code}: {exc.message}", err=True)
-        sys.exit(2)
-    except StoreError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
 
 
 def _time(value: datetime) -> str:

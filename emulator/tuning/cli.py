@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from emulator.cli_refusals import refusals
 from emulator.jobs import Jobs
 from emulator.runners.base import DEFAULT_STOP_GRACE_SECONDS
 from emulator.runners.placement import RUNNER_MODES, Placer
@@ -50,7 +51,6 @@ def tune(jobs: Jobs, spec: str, runner: str, max_concurrent_jobs: int | None, st
     # Here, not at the top: the CLI's other commands need neither Optuna nor Flask.
     from emulator.api.server import concurrent_hosts
     from emulator.api.service import ServiceOptions, TrainingService
-    from emulator.cli import refusals  # the CLI's one way of reporting a refused request
     from emulator.tuning.service import TuningService
 
     try:
