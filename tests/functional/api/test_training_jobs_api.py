@@ -366,7 +366,8 @@ def _alive(pid: int) -> bool:
 
 
 def test_stopping_the_server_stops_running_and_waiting_jobs(make_server, job_request):
-    api = make_server("--runner", "process")
+    # One host slot, so the second job really waits (with two it could run, and finish, at once).
+    api = make_server("--runner", "process", "--max-concurrent-jobs", "1")
     sm = api.client("sagemaker")
     sm.create_training_job(**job_request("shutdown-running", {"lines": ["ready"], "sleep": 120}))
     sm.create_training_job(**job_request("shutdown-waiting"))
