@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from emulator.sample_data import make_classification_set
+from tests.unavailable import unavailable as missing
 from tests.functional.api.conftest import CREDENTIAL_VARIABLES, ApiServer, free_port
 
 CHROMIUM = Path(os.environ.get("SMLOCAL_CHROMIUM", "/usr/bin/chromium"))
-IN_CI = os.environ.get("CI", "").lower() == "true"
 REPO = Path(__file__).resolve().parents[2]
 # Screenshots of every page the tests visit (gitignored).
 ARTIFACTS = Path(os.environ.get("SMLOCAL_TEST_ARTIFACTS", REPO / "test-artifacts")) / "browser"
@@ -25,10 +25,8 @@ NUM_CLASSES = 4
 PER_CLASS = 16
 
 
-def unavailable(reason: str):
-    if IN_CI:
-        pytest.fail(f"{reason}; under CI the browser tests must run (.ci/run installs chromium, make setup Playwright)")
-    pytest.skip(reason)
+def unavailable(reason: str) -> None:
+    missing(reason, ".ci/run installs chromium, make setup Playwright")
 
 
 @pytest.fixture(scope="session")

@@ -11,16 +11,15 @@ import time
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+from tests.unavailable import unavailable as missing
+
 IMAGE_REPO = os.environ.get("SMLOCAL_IMAGE_REPO", "smlocal")
 IMAGE_TAG = os.environ.get("SMLOCAL_IMAGE_TAG", "latest")
 ALGORITHMS = ("image-classification", "object-detection", "semantic-segmentation")
 
 
-def unavailable(reason: str):
-    if IN_CI:
-        pytest.fail(f"{reason}; under CI the Docker tests must run (.ci/run starts dockerd and builds the images)")
-    pytest.skip(reason)
+def unavailable(reason: str) -> None:
+    missing(reason, ".ci/run starts dockerd and builds the images")
 
 
 def image_name(algorithm: str, tag: str = IMAGE_TAG) -> str:
