@@ -96,25 +96,31 @@ def serve(model_data: str, algorithm: str | None, image: str | None, port: int, 
 
 
 def _serve(spec: ServerSpec) -> int:
-    """Run the server until it ends or a signal comes; its exit code."""
+    """Run the server until it ends or a signal comes (during start-up too); its exit code. The
+    server is stopped on every way out, so no process or container outlives the command."""
     stopping = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stopping.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    server = None
     try:
         try:
             server = ServerFactory().start(spec, click.echo)
             seconds = wait_until_healthy(server, 600, stopping.is_set)
-        except (ServerFailed, ServerCancelled) as exc:
-            click.echo(f"Error: {exc or 'stopped before the server was healthy'}", err=True)
+        except ServerFailed as exc:
+            click.echo(f"Error: {exc}", err=True)
             return 1
+        except ServerCancelled:
+            click.echo("[smlocal] Stopping the server (stopped before it was healthy).")
+            return 0
         click.echo(f"[smlocal] Healthy after {seconds:.1f} s: POST {server.url}/invocations, GET {server.url}/ping "
                    f"(Ctrl-C stops).")
         while not stopping.wait(POLL_SECONDS):
             if server.exit_code() is not None:
                 return server.exit_code()
         click.echo("[smlocal] Stopping the server (in-flight requests finish).")
-        server.stop(30)
         return 0
     finally:
+        if server is not None:
+            server.stop(30)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -26,31 +27,61 @@ def smlocal(*args: str, env: dict, input_bytes: bytes | None = None) -> subproce
     return subprocess.run([*SMLOCAL, *args], env=env, input=input_bytes, capture_output=True, timeout=120)
 
 
+class _Foreground:
+    """`smlocal serve` as a subprocess whose output is read as it comes, so a test can wait for a
+    line (sending Ctrl-C before the command has seen the server healthy tests another path)."""
+
+    def __init__(self, model, port: int, env: dict) -> None:
+        self.process = subprocess.Popen([*SMLOCAL, "serve", str(model), "--algorithm", "image-classification",
+                                         "--runner", "process", "--port", str(port), "--workers", "1"], env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
+        self._reader.start()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while text not in self.output:
+            assert self.process.poll() is None and time.monotonic() < deadline, self.output
+            time.sleep(0.05)
+
+    def ctrl_c(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(timeout=60)
+        self._reader.join(10)
+        return code
+
+
 def test_serve_runs_a_model_in_the_foreground_until_ctrl_c(tmp_path, hosting_env):
     port = free_port()
-    model = model_tar(tmp_path / "model.tar.gz", {"answer": "served"})
-    process = subprocess.Popen([*SMLOCAL, "serve", str(model), "--algorithm", "image-classification", "--runner",
-                                "process", "--port", str(port), "--workers", "1"], env=hosting_env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    serving = _Foreground(model_tar(tmp_path / "model.tar.gz", {"answer": "served"}), port, hosting_env)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/ping", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
-            time.sleep(0.1)
+        serving.wait_for("[smlocal] Healthy after")
         answer = requests.post(f"http://127.0.0.1:{port}/invocations", data=b"x", timeout=10).json()
         assert answer["answer"] == "served" and answer["workers"] == "1"
     finally:
-        process.send_signal(signal.SIGINT)
-        output = process.communicate(timeout=60)[0]
-    assert process.returncode == 0, output
+        code = serving.ctrl_c()
+    output = serving.output
+    assert code == 0, output
     assert "[smlocal] Runner: process (forced by --runner process), algorithm image-classification" in output
-    assert "[smlocal] Healthy after" in output and f"POST http://127.0.0.1:{port}/invocations" in output
+    assert f"POST http://127.0.0.1:{port}/invocations" in output
     assert "fake serve: stopped" in output  # SIGTERM reached the server: it stopped by itself
+
+
+def test_ctrl_c_while_the_model_loads_stops_the_server_too(tmp_path, hosting_env):
+    serving = _Foreground(model_tar(tmp_path / "model.tar.gz", {"load_seconds": 120}), free_port(), hosting_env)
+    try:
+        serving.wait_for("fake serve: listening on port")  # up, but /ping answers 503 for two minutes
+    finally:
+        code = serving.ctrl_c()
+    output = serving.output
+    assert code == 0, output
+    assert "[smlocal] Stopping the server (stopped before it was healthy)." in output
+    assert "fake serve: stopped" in output and "Healthy after" not in output
 
 
 def test_serve_refuses_a_model_it_cannot_unpack(tmp_path, hosting_env):
