@@ -410,6 +410,11 @@ class JobStore:
         except sqlite3.IntegrityError:
             raise DuplicateJob(name) from None
 
+    def tuning_job_arn(self, arn: str) -> str | None:
+        """The ARN a tuning job is kept under, for an ARN in any letter case; None if none has it."""
+        rows = self._read("SELECT arn FROM tuning_jobs WHERE arn = ? COLLATE NOCASE", (arn,))
+        return rows[0]["arn"] if rows else None
+
     def save_tuning_state(self, name: str, state: dict) -> None:
         self._write("UPDATE tuning_jobs SET last_modified_time = ?, status = ?, state = ? WHERE name = ?",
                     (epoch(state["last_modified_time"]), state["status"], _dumps(state), name))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from emulator.api.sagemaker_ops import DEFAULT_LIST_RESULTS, decode_token, encode_token
+from emulator.api.paging import DEFAULT_LIST_RESULTS, decode_token, encode_token
+from emulator.api.tags_ops import Tagging, parse_tags
 from emulator.hosting.endpoints import describe as describe_endpoint
 from emulator.hosting.records import ENDPOINT, ENDPOINT_CONFIG, MODEL, TRANSFORM_JOB, Record
 from emulator.hosting.service import HostingService
@@ -37,8 +38,9 @@ class HostingOperations:
     service = "sagemaker"
     rules = HOSTING_RULES
 
-    def __init__(self, hosting: HostingService) -> None:
+    def __init__(self, hosting: HostingService, tagging: Tagging) -> None:
         self.hosting = hosting
+        self.tagging = tagging
         self.operations = {
             "CreateModel": self.create_model, "DescribeModel": self.describe_model,
             "ListModels": self.list_models, "DeleteModel": self.delete_model,
@@ -50,6 +52,17 @@ class HostingOperations:
             "CreateTransformJob": self.create_transform_job, "DescribeTransformJob": self.describe_transform_job,
             "ListTransformJobs": self.list_transform_jobs, "StopTransformJob": self.stop_transform_job,
         }
+
+    def _create(self, create: Callable[[dict], str], params: dict, label: str) -> str:
+        """Create the resource with its Tags (checked first: a refused tag creates nothing)."""
+        tags = parse_tags(params.get("Tags"), label)
+        arn = create(params)
+        self.tagging.created(arn, tags)
+        return arn
+
+    def _delete(self, delete: Callable[[str], None], kind: str, name: str) -> None:
+        delete(name)
+        self.tagging.forget(self.hosting.arn(kind, name))
 
     def _list(self, kind: str, params: dict, key: str, summary: Callable[[Record], dict]) -> dict:
         limit = params.get("MaxResults", DEFAULT_LIST_RESULTS)
@@ -68,7 +81,7 @@ class HostingOperations:
     # ---- models -------------------------------------------------------------------------------
 
     def create_model(self, params: dict) -> dict:
-        return {"ModelArn": self.hosting.create_model(params)}
+        return {"ModelArn": self._create(self.hosting.create_model, params, "model")}
 
     def describe_model(self, params: dict) -> dict:
         return _members("DescribeModel", self.hosting.get(MODEL, params["ModelName"]).body)
@@ -78,13 +91,13 @@ class HostingOperations:
                                                               "CreationTime": r.creation_time})
 
     def delete_model(self, params: dict) -> dict:
-        self.hosting.delete_model(params["ModelName"])
+        self._delete(self.hosting.delete_model, MODEL, params["ModelName"])
         return {}
 
     # ---- endpoint configurations --------------------------------------------------------------
 
     def create_endpoint_config(self, params: dict) -> dict:
-        return {"EndpointConfigArn": self.hosting.create_endpoint_config(params)}
+        return {"EndpointConfigArn": self._create(self.hosting.create_endpoint_config, params, "endpoint configuration")}
 
     def describe_endpoint_config(self, params: dict) -> dict:
         return _members("DescribeEndpointConfig",
@@ -96,13 +109,13 @@ class HostingOperations:
                                      "CreationTime": r.creation_time})
 
     def delete_endpoint_config(self, params: dict) -> dict:
-        self.hosting.delete_endpoint_config(params["EndpointConfigName"])
+        self._delete(self.hosting.delete_endpoint_config, ENDPOINT_CONFIG, params["EndpointConfigName"])
         return {}
 
     # ---- endpoints ----------------------------------------------------------------------------
 
     def create_endpoint(self, params: dict) -> dict:
-        return {"EndpointArn": self.hosting.create_endpoint(params)}
+        return {"EndpointArn": self._create(self.hosting.create_endpoint, params, "endpoint")}
 
     def describe_endpoint(self, params: dict) -> dict:
         return describe_endpoint(self.hosting.get(ENDPOINT, params["EndpointName"]).body)
@@ -116,13 +129,13 @@ class HostingOperations:
         return {"EndpointArn": self.hosting.update_endpoint(params)}
 
     def delete_endpoint(self, params: dict) -> dict:
-        self.hosting.delete_endpoint(params["EndpointName"])
+        self._delete(self.hosting.delete_endpoint, ENDPOINT, params["EndpointName"])
         return {}
 
     # ---- transform jobs -----------------------------------------------------------------------
 
     def create_transform_job(self, params: dict) -> dict:
-        return {"TransformJobArn": self.hosting.create_transform_job(params)}
+        return {"TransformJobArn": self._create(self.hosting.create_transform_job, params, "transform job")}
 
     def describe_transform_job(self, params: dict) -> dict:
         return _members("DescribeTransformJob", self.hosting.get(TRANSFORM_JOB, params["TransformJobName"]).body)

@@ -1,4 +1,4 @@
-"""The SageMaker operations: training jobs and their tags.
+"""The SageMaker operations of training jobs (their tags: emulator.api.tags_ops).
 
 Requests arrive already checked against botocore's model (emulator.validation); responses are
 plain dicts with datetimes, shaped as the model's output shapes (a test validates them). The
@@ -6,36 +6,13 @@ jobs are the job home's (emulator.jobs): those `smlocal train` runs are listed a
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-
-from emulator.api.errors import ApiError
+from emulator.api.paging import DEFAULT_LIST_RESULTS, decode_token, encode_token
 from emulator.api.service import TrainingService
-from emulator.jobs import describe, not_found
+from emulator.api.tags_ops import parse_tags
+from emulator.jobs import describe
 from emulator.jobstate import TERMINAL
 from emulator.spec import TRAINING_RULES
 from emulator.store import StoredJob
-
-MAX_TAGS = 50
-DEFAULT_LIST_RESULTS = 10
-
-
-def encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def decode_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-        if isinstance(offset, int) and offset >= 0:
-            return offset
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        pass
-    raise ApiError("ValidationException", "The NextToken is not valid: pass the NextToken of the previous response "
-                                          "unchanged.")
 
 
 def summary(stored: StoredJob) -> dict:
@@ -46,15 +23,6 @@ def summary(stored: StoredJob) -> dict:
     if state.training_end_time is not None and state.status in TERMINAL:
         item["TrainingEndTime"] = state.training_end_time
     return item
-
-
-def _tags(items: list[dict] | None) -> list[tuple[str, str]]:
-    tags = [(t["Key"], t.get("Value", "")) for t in items or []]
-    for key, _ in tags:
-        if key.lower().startswith("aws:"):
-            raise ApiError("ValidationException", f"Tag key '{key}' is not allowed: keys starting with 'aws:' are "
-                                                  f"reserved for AWS use.")
-    return tags
 
 
 class SageMakerOperations:
@@ -69,15 +37,10 @@ class SageMakerOperations:
             "DescribeTrainingJob": self.describe_training_job,
             "ListTrainingJobs": self.list_training_jobs,
             "StopTrainingJob": self.stop_training_job,
-            "AddTags": self.add_tags,
-            "ListTags": self.list_tags,
-            "DeleteTags": self.delete_tags,
         }
 
     def create_training_job(self, params: dict) -> dict:
-        tags = _tags(params.pop("Tags", None))
-        if len(tags) > MAX_TAGS:
-            raise ApiError("ValidationException", f"A training job can have at most {MAX_TAGS} tags, got {len(tags)}.")
+        tags = parse_tags(params.pop("Tags", None), "training job")
         return {"TrainingJobArn": self.jobs.create(params, tags)}
 
     def describe_training_job(self, params: dict) -> dict:
@@ -108,33 +71,3 @@ class SageMakerOperations:
         self.jobs.stop(params["TrainingJobName"])
         return {}
 
-    def _resource(self, arn: str) -> StoredJob:
-        stored = self.store.job_by_arn(arn.lower())
-        if stored is None:
-            raise not_found()
-        return stored
-
-    def add_tags(self, params: dict) -> dict:
-        stored = self._resource(params["ResourceArn"])
-        tags = _tags(params["Tags"])
-        keys = {k for k, _ in self.store.tags(stored.arn)} | {k for k, _ in tags}
-        if len(keys) > MAX_TAGS:
-            raise ApiError("ValidationException", f"A resource can have at most {MAX_TAGS} tags; these would make "
-                                                  f"{len(keys)}.")
-        self.store.add_tags(stored.arn, tags)
-        return {"Tags": [{"Key": k, "Value": v} for k, v in tags]}
-
-    def list_tags(self, params: dict) -> dict:
-        stored = self._resource(params["ResourceArn"])
-        limit = params.get("MaxResults", MAX_TAGS)
-        offset = decode_token(params.get("NextToken"))
-        tags = self.store.tags(stored.arn)
-        response = {"Tags": [{"Key": k, "Value": v} for k, v in tags[offset:offset + limit]]}
-        if len(tags) > offset + limit:
-            response["NextToken"] = encode_token(offset + limit)
-        return response
-
-    def delete_tags(self, params: dict) -> dict:
-        stored = self._resource(params["ResourceArn"])
-        self.store.delete_tags(stored.arn, params["TagKeys"])
-        return {}

@@ -29,6 +29,7 @@ from emulator.api.runtime import RuntimeOperations
 from emulator.api.sagemaker_ops import SageMakerOperations
 from emulator.api.service import ServiceOptions, TrainingService
 from emulator.api.sigv4 import configured_credentials
+from emulator.api.tags_ops import TagOperations, Tagging
 from emulator.api.tuning_ops import TuningOperations
 from emulator.console import ConsoleBackend, register_console
 from emulator.hosting.service import HostingService, open_hosting
@@ -106,7 +107,9 @@ def build(config: ApiConfig) -> tuple[Flask, TrainingService, HostingService, Tu
     continued = tuning.recover()  # after settle_all: the training jobs it left running are Failed by now
     if continued:
         log.info("continuing %d tuning job(s): %s", len(continued), ", ".join(continued))
-    sagemaker = merged(SageMakerOperations(service), HostingOperations(hosting), TuningOperations(tuning))
+    tagging = Tagging(jobs.store, [hosting.ctx.resources.arn])
+    sagemaker = merged(SageMakerOperations(service), HostingOperations(hosting, tagging), TuningOperations(tuning),
+                       TagOperations(tagging))
     logs = LogsOperations(jobs.store, options.region, options.account, hosting.ctx.logs)
     runtime = RuntimeOperations(hosting)
     app = create_app([sagemaker, logs, MetricsOperations(jobs.store), runtime,

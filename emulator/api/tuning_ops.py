@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import copy
 
-from emulator.api.errors import ApiError
-from emulator.api.sagemaker_ops import DEFAULT_LIST_RESULTS, MAX_TAGS, _tags, decode_token, encode_token
+from emulator.api.paging import DEFAULT_LIST_RESULTS, decode_token, encode_token
+from emulator.api.tags_ops import parse_tags
 from emulator.metrics import definitions_for
 from emulator.spec import algorithm_of
 from emulator.tuning.loop import resource_config
@@ -67,11 +67,8 @@ class TuningOperations:
         }
 
     def create(self, params: dict) -> dict:
-        tags = _tags(params.get("Tags"))
-        if len(tags) > MAX_TAGS:
-            raise ApiError("ValidationException", f"A tuning job can have at most {MAX_TAGS} tags, got {len(tags)}.")
-        arn = self.tuning.create(params)
-        self.tuning.store.add_tags(arn, tags)
+        tags = parse_tags(params.get("Tags"), "tuning job")
+        arn = self.tuning.create(params, tags)
         return {"HyperParameterTuningJobArn": arn}
 
     def describe(self, params: dict) -> dict:

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 
 from emulator import algorithms
 from emulator.api.logs_ops import LOG_GROUP
-from emulator.api.sagemaker_ops import encode_token
+from emulator.api.paging import encode_token
 from emulator.console import hyperparameters as hp_check
 from emulator.console.backend import ConsoleBackend
 from emulator.console.formatting import sparkline

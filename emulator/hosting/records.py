@@ -139,6 +139,11 @@ class Resources:
         rows = self.db.read("SELECT * FROM hosting_resources WHERE kind = ? AND name = ?", (kind, name))
         return _record(rows[0]) if rows else None
 
+    def arn(self, arn: str) -> str | None:
+        """The ARN a resource of any kind is kept under, for an ARN in any letter case; None if none has it."""
+        rows = self.db.read("SELECT arn FROM hosting_resources WHERE arn = ? COLLATE NOCASE", (arn,))
+        return rows[0]["arn"] if rows else None
+
     def update(self, kind: str, name: str, body: dict, status: str | None = None) -> None:
         self.db.write("UPDATE hosting_resources SET body = ?, status = ?, last_modified_time = ? "
                       "WHERE kind = ? AND name = ?", (_dumps(body), status, time.time(), kind, name))

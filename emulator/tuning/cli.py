@@ -51,6 +51,7 @@ def tune(jobs: Jobs, spec: str, runner: str, max_concurrent_jobs: int | None, st
     # Here, not at the top: the CLI's other commands need neither Optuna nor Flask.
     from emulator.api.server import concurrent_hosts
     from emulator.api.service import ServiceOptions, TrainingService
+    from emulator.api.tags_ops import parse_tags
     from emulator.tuning.service import TuningService
 
     try:
@@ -65,7 +66,8 @@ def tune(jobs: Jobs, spec: str, runner: str, max_concurrent_jobs: int | None, st
         training = TrainingService(jobs, Placer(runner, stop_grace_seconds=stop_grace), options)
         tuning = TuningService(training, training.slots.slots, options.region, options.account)
         name = params["HyperParameterTuningJobName"]
-        click.echo(f"Tuning job {name}: {tuning.create(params)}")
+        tags = parse_tags(params.get("Tags"), "tuning job")
+        click.echo(f"Tuning job {name}: {tuning.create(params, tags)}")
 
     def on_signal(signum, frame):  # noqa: ARG001
         click.echo(f"\nStopping tuning job {name}.", err=True)

@@ -285,7 +285,7 @@ class TuningLoop:
         definition = self.request["TrainingJobDefinition"]
         request = training_request(definition, job_name, self.space.hyperparameters(trial.params))
         try:
-            self.trainer.create(request)
+            self.trainer.create(request, self.store.tags(self.state.arn))  # the tuning job's tags
         except RequestValidationError as exc:
             raise RuntimeError(f"training job {job_name} could not be created: {exc.message}") from None
         self.store.update_extra(job_name, TuningJobArn=self.state.arn)

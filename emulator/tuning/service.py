@@ -53,7 +53,9 @@ class TuningService:
 
     # ---- create -----------------------------------------------------------------------------
 
-    def create(self, request: dict) -> str:
+    def create(self, request: dict, tags: list[tuple[str, str]] = ()) -> str:
+        """Validate, store and start the tuning job; its tags (which its training jobs get too, as on
+        SageMaker) are stored before the first training job starts. Returns the ARN."""
         request = copy.deepcopy(request)
         name = request["HyperParameterTuningJobName"]
         if self.store.tuning_job(name) is not None:
@@ -65,6 +67,8 @@ class TuningService:
             self.store.insert_tuning_job(name, state.arn, request, state.to_record())
         except DuplicateJob:
             raise name_taken(name) from None
+        if tags:
+            self.store.add_tags(state.arn, list(tags))
         self._start(name)
         return state.arn
 

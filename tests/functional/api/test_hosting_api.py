@@ -231,6 +231,56 @@ def test_transform_job_through_the_api(clients, tmp_path):
         sm.describe_transform_job(TransformJobName="nope")
 
 
+def test_models_endpoint_configs_endpoints_and_transform_jobs_keep_their_tags(clients, tmp_path):
+    sm, _, _ = clients
+    model_data = model_tar(tmp_path / "m.tar.gz", {"mode": "upper"}).as_uri()
+    container = {"Image": IC_IMAGE, "ModelDataUrl": model_data}
+    refused = {"Key": "aws:owner", "Value": "x"}
+    with pytest.raises(ClientError, match="Tag key 'aws:owner' is not allowed"):
+        sm.create_model(ModelName="tagged", ExecutionRoleArn=ROLE, PrimaryContainer=container, Tags=[refused])
+    assert sm.list_models()["Models"] == []  # a refused tag creates nothing
+
+    def tags(arn):
+        return sm.list_tags(ResourceArn=arn)["Tags"]
+
+    model = sm.create_model(ModelName="tagged", ExecutionRoleArn=ROLE, PrimaryContainer=container,
+                            Tags=[{"Key": "project", "Value": "digits"}])["ModelArn"]
+    config = sm.create_endpoint_config(EndpointConfigName="tagged", Tags=[{"Key": "stage", "Value": "test"}],
+                                       ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "tagged",
+                                                            "InitialInstanceCount": 1, "InstanceType": "ml.m4.xlarge"}])
+    endpoint = sm.create_endpoint(EndpointName="tagged", EndpointConfigName="tagged",
+                                  Tags=[{"Key": "owner", "Value": "vision"}])["EndpointArn"]
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "a.txt").write_text("alpha\n")
+    transform = sm.create_transform_job(
+        TransformJobName="tagged", ModelName="tagged", Tags=[{"Key": "batch", "Value": "nightly"}],
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source.as_uri()}}},
+        TransformOutput={"S3OutputPath": (tmp_path / "out").as_uri()},
+        TransformResources={"InstanceType": "ml.m4.xlarge", "InstanceCount": 1})["TransformJobArn"]
+    assert tags(model) == [{"Key": "project", "Value": "digits"}]
+    assert tags(config["EndpointConfigArn"]) == [{"Key": "stage", "Value": "test"}]
+    assert tags(endpoint) == [{"Key": "owner", "Value": "vision"}]
+    assert tags(transform) == [{"Key": "batch", "Value": "nightly"}]
+    assert tags(endpoint.replace("endpoint/tagged", "endpoint/Tagged")) == tags(endpoint)  # names ignore case
+
+    sm.add_tags(ResourceArn=model, Tags=[{"Key": "team", "Value": "ml"}, {"Key": "project", "Value": "mnist"}])
+    assert tags(model) == [{"Key": "project", "Value": "mnist"}, {"Key": "team", "Value": "ml"}]
+    sm.delete_tags(ResourceArn=endpoint, TagKeys=["owner"])
+    assert tags(endpoint) == []
+
+    sm.get_waiter("endpoint_in_service").wait(EndpointName="tagged", WaiterConfig=FAST)
+    sm.get_waiter("transform_job_completed_or_stopped").wait(TransformJobName="tagged", WaiterConfig=FAST)
+    sm.delete_endpoint(EndpointName="tagged")
+    sm.delete_endpoint_config(EndpointConfigName="tagged")
+    sm.delete_model(ModelName="tagged")
+    with pytest.raises(ClientError, match="Requested resource not found"):
+        tags(model)
+    again = sm.create_model(ModelName="tagged", ExecutionRoleArn=ROLE, PrimaryContainer=container)["ModelArn"]
+    assert again == model and tags(again) == []  # a new model of the same name starts without the old tags
+    assert tags(transform) == [{"Key": "batch", "Value": "nightly"}]  # transform jobs are never deleted
+
+
 @pytest.mark.parametrize("crash", [False, True])
 def test_endpoints_come_back_after_the_server_restarts(make_server, hosting_env, tmp_path, crash):
     home = tmp_path / "home"

@@ -128,9 +128,13 @@ def test_grid_runs_every_combination_once_and_stop_ends_stopped(tuning_api, tuni
     grid = tuning_request("tune-grid", max_jobs=3, strategy="Grid", ranges={"CategoricalParameterRanges": [
         {"Name": "x", "Values": ["0.1", "0.3", "0.9"]}]})
     del grid["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"]
-    sm.create_hyper_parameter_tuning_job(**grid)
+    grid["Tags"] = [{"Key": "project", "Value": "grid"}]
+    arn = sm.create_hyper_parameter_tuning_job(**grid)["HyperParameterTuningJobArn"]
     done = wait_tuning(sm, "tune-grid")
     jobs = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-grid")
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == grid["Tags"]
+    for job in jobs["TrainingJobSummaries"]:  # the tuning job's tags go to every training job it launches
+        assert sm.list_tags(ResourceArn=job["TrainingJobArn"])["Tags"] == grid["Tags"]
     assert sorted(j["TunedHyperParameters"]["x"] for j in jobs["TrainingJobSummaries"]) == ["0.1", "0.3", "0.9"]
     assert done["BestTrainingJob"]["TunedHyperParameters"] == {"x": "0.3"}
 

@@ -70,10 +70,12 @@ def api(tmp_path, monkeypatch):
 def _served_operations(training, hosting, tuning) -> set[str]:
     from emulator.api.hosting_ops import HostingOperations
     from emulator.api.sagemaker_ops import SageMakerOperations
+    from emulator.api.tags_ops import Tagging
     from emulator.api.tuning_ops import TuningOperations
 
-    return {name for ops in (SageMakerOperations(training), HostingOperations(hosting), TuningOperations(tuning))
-            for name in ops.operations}
+    tagging = Tagging(training.store, [hosting.ctx.resources.arn])
+    return {name for ops in (SageMakerOperations(training), HostingOperations(hosting, tagging),
+                             TuningOperations(tuning)) for name in ops.operations}
 
 
 def _wait(describe, status_key: str, done: tuple[str, ...], timeout: float = 60) -> dict:
