@@ -248,7 +248,7 @@ def test_early_stopping_stops_poor_jobs_from_their_per_epoch_objective(tuning_ap
 def test_smlocal_tune_runs_a_spec_file_and_the_api_on_its_home_sees_it(tuning_api, tuning_request, tmp_path):
     home = tmp_path / "cli-home"
     spec = tmp_path / "tuning.json"
-    spec.write_text(json.dumps(tuning_request("tune-cli", max_jobs=2)))
+    spec.write_text(json.dumps({**tuning_request("tune-cli", max_jobs=2), "Tags": [{"Key": "via", "Value": "cli"}]}))
     env = server_env(SMLOCAL_PROCESS_COMMAND=f"{sys.executable} {ALGORITHM}")
     done = subprocess.run([sys.executable, "-m", "emulator.cli", "--home", str(home), "tune", "--spec", str(spec)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
@@ -259,6 +259,7 @@ def test_smlocal_tune_runs_a_spec_file_and_the_api_on_its_home_sees_it(tuning_ap
     described = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-cli")
     assert described["HyperParameterTuningJobStatus"] == "Completed"
     assert described["TrainingJobStatusCounters"]["Completed"] == 2
+    assert sm.list_tags(ResourceArn=described["HyperParameterTuningJobArn"])["Tags"] == [{"Key": "via", "Value": "cli"}]
     again = subprocess.run([sys.executable, "-m", "emulator.cli", "--home", str(home), "tune", "--spec", str(spec)],
                            cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "Error: ResourceInUse: Hyperparameter tuning job with name tune-cli" in \
